@@ -1,0 +1,136 @@
+// Environment → one typed, validated settings object. Everything else receives `Settings`
+// (or a slice of it) as a parameter; nothing reads process.env on its own.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseMasterKey, type MasterKey } from "./crypto/master-key.ts";
+
+export interface Settings {
+  /** NODE_ENV=production: no generated secrets, no dev inbox, no private targets by default. */
+  production: boolean;
+  /** REDIS_URL, default redis://127.0.0.1:6379. */
+  redisUrl: string;
+  /** True when REDIS_URL was set; only an implicit URL may fall back to a spawned redis-server. */
+  redisUrlExplicit: boolean;
+  /** NOTIFY_PREFIX, default `{notify}` (a hash tag, so one deployment fits one Cluster slot). */
+  prefix: string;
+  masterKey: MasterKey;
+  /** Where the master key came from, for the start-up log line. */
+  masterKeySource: "env" | "file" | "generated";
+  adminToken: string;
+  adminTokenGenerated: boolean;
+  host: string;
+  port: number;
+  workerConcurrency: number;
+  defaultSmtpUrl: string | undefined;
+  defaultFrom: string | undefined;
+  allowPrivateTargets: boolean;
+  logLevel: string;
+  /** Delivery attempts per job (JOB_ATTEMPTS, default 8). */
+  attempts: number;
+  /** First retry delay; doubles each attempt, with jitter (JOB_BACKOFF_MS, default 2000). */
+  backoffMs: number;
+  /** Cap on one retry delay (JOB_BACKOFF_MAX_MS, default 15 min). */
+  backoffMaxMs: number;
+  /** Directory for generated development secrets (.data/). */
+  dataDir: string;
+}
+
+/** A setting is missing or malformed; the message is one line a person can act on. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface LoadSettingsOptions {
+  /** Where `.data/` lives; defaults to the current directory. */
+  cwd?: string;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: LoadSettingsOptions = {}): Settings {
+  const production = env.NODE_ENV === "production";
+  const dataDir = join(options.cwd ?? process.cwd(), ".data");
+
+  const redisUrl = env.REDIS_URL?.trim() || "redis://127.0.0.1:6379";
+  if (!/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl.split("@").pop()}")`);
+  }
+
+  const { masterKey, masterKeySource } = resolveMasterKey(env, production, dataDir);
+
+  let adminToken = env.NOTIFY_ADMIN_TOKEN?.trim() ?? "";
+  let adminTokenGenerated = false;
+  if (!adminToken) {
+    if (production) throw new ConfigError("NOTIFY_ADMIN_TOKEN is required when NODE_ENV=production (e.g. `openssl rand -hex 32`)");
+    adminToken = randomBytes(24).toString("base64url");
+    adminTokenGenerated = true;
+  } else if (adminToken.length < 16) {
+    throw new ConfigError("NOTIFY_ADMIN_TOKEN must be at least 16 characters");
+  }
+
+  const defaultSmtpUrl = env.DEFAULT_SMTP_URL?.trim() || undefined;
+  if (defaultSmtpUrl && !/^smtps?:\/\//.test(defaultSmtpUrl)) {
+    throw new ConfigError("DEFAULT_SMTP_URL must start with smtp:// or smtps://");
+  }
+
+  return {
+    production,
+    redisUrl,
+    redisUrlExplicit: Boolean(env.REDIS_URL?.trim()),
+    prefix: env.NOTIFY_PREFIX?.trim() || "{notify}",
+    masterKey,
+    masterKeySource,
+    adminToken,
+    adminTokenGenerated,
+    host: env.HOST?.trim() || "127.0.0.1",
+    port: intSetting(env, "PORT", 3000, 0, 65535),
+    workerConcurrency: intSetting(env, "WORKER_CONCURRENCY", 20, 1, 1000),
+    defaultSmtpUrl,
+    defaultFrom: env.DEFAULT_FROM?.trim() || undefined,
+    allowPrivateTargets: boolSetting(env, "NOTIFY_ALLOW_PRIVATE_TARGETS", !production),
+    logLevel: env.LOG_LEVEL?.trim() || "info",
+    attempts: intSetting(env, "JOB_ATTEMPTS", 8, 1, 100),
+    backoffMs: intSetting(env, "JOB_BACKOFF_MS", 2000, 1, 3_600_000),
+    backoffMaxMs: intSetting(env, "JOB_BACKOFF_MAX_MS", 15 * 60_000, 1, 24 * 3_600_000),
+    dataDir,
+  };
+}
+
+function resolveMasterKey(env: NodeJS.ProcessEnv, production: boolean, dataDir: string): Pick<Settings, "masterKey" | "masterKeySource"> {
+  const fromEnv = env.NOTIFY_MASTER_KEY?.trim();
+  if (fromEnv) return { masterKey: parseMasterKey(fromEnv, "NOTIFY_MASTER_KEY"), masterKeySource: "env" };
+  if (production) {
+    throw new ConfigError("NOTIFY_MASTER_KEY is required when NODE_ENV=production (32 random bytes, base64: `openssl rand -base64 32`)");
+  }
+  const file = join(dataDir, "master.key");
+  if (existsSync(file)) {
+    return { masterKey: parseMasterKey(readFileSync(file, "utf8").trim(), file), masterKeySource: "file" };
+  }
+  const generated = randomBytes(32).toString("base64");
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // `wx`: two processes starting at once must not overwrite each other's key.
+  try {
+    writeFileSync(file, generated + "\n", { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    return { masterKey: parseMasterKey(readFileSync(file, "utf8").trim(), file), masterKeySource: "file" };
+  }
+  return { masterKey: parseMasterKey(generated, file), masterKeySource: "generated" };
+}
+
+function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function boolSetting(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
+}

@@ -1,0 +1,38 @@
+// AES-256-GCM envelopes for secrets at rest: `v1.<keyId>.<base64url(iv | ciphertext | tag)>`.
+// The key id lets a future rotation open old envelopes with the previous key.
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import type { MasterKey } from "./master-key.ts";
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export class SealError extends Error {
+  override name = "SealError";
+}
+
+/** `aad` binds the envelope to its place (e.g. the Redis key), so envelopes cannot be swapped. */
+export function seal(key: MasterKey, plaintext: string, aad: string): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", key.sealKey, iv);
+  cipher.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([iv, cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
+  return `v1.${key.id}.${body.toString("base64url")}`;
+}
+
+export function open(key: MasterKey, envelope: string, aad: string): string {
+  const [version, keyId, data] = envelope.split(".");
+  if (version !== "v1" || !keyId || data === undefined) throw new SealError("not a sealed envelope");
+  if (keyId !== key.id) {
+    throw new SealError(`sealed with master key ${keyId}, but the current NOTIFY_MASTER_KEY is ${key.id}`);
+  }
+  const body = Buffer.from(data, "base64url");
+  if (body.length < IV_BYTES + TAG_BYTES) throw new SealError("sealed envelope is truncated");
+  const decipher = createDecipheriv("aes-256-gcm", key.sealKey, body.subarray(0, IV_BYTES));
+  decipher.setAAD(Buffer.from(aad));
+  decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+  try {
+    return Buffer.concat([decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)), decipher.final()]).toString("utf8");
+  } catch {
+    throw new SealError("sealed envelope failed authentication (wrong key or tampered data)");
+  }
+}

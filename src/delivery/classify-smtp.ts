@@ -1,0 +1,68 @@
+// nodemailer / socket errors → DeliveryError. The SMTP reply code decides transient (4xx)
+// versus permanent (5xx); socket trouble is transient; TLS and DNS trouble is configuration.
+import { DeliveryError, type Stage } from "./errors.ts";
+import { smtpHint } from "./hints.ts";
+
+/** The fields nodemailer sets on its errors. */
+interface SmtpLikeError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+  cause?: unknown;
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_SSL|ERR_TLS|EPROTO|HOSTNAME_MISMATCH/;
+
+export function classifySmtpError(error: unknown): DeliveryError {
+  if (error instanceof DeliveryError) return error;
+  const err = (error instanceof Error ? error : new Error(String(error))) as SmtpLikeError;
+  const causeCode = (err.cause as { code?: string } | undefined)?.code;
+  const code = err.code ?? "EUNKNOWN";
+  const text = oneLine(err.response ?? err.message);
+
+  if (typeof err.responseCode === "number" && err.responseCode >= 400) {
+    const stage: Stage = code === "EAUTH" || err.command === "AUTH PLAIN" || err.command?.startsWith("AUTH") ? "auth" : "send";
+    const permanent = err.responseCode >= 500;
+    return new DeliveryError(text, {
+      stage, permanent, code: String(err.responseCode), smtpCode: err.responseCode,
+      hint: smtpHint(err.responseCode, text, stage),
+    });
+  }
+  const tlsish = code === "ETLS" || TLS_CODES.test(causeCode ?? "") || TLS_CODES.test(err.message);
+  if (tlsish || /STARTTLS|TLS/.test(err.message)) {
+    return new DeliveryError(text, { stage: "tls", permanent: true, code: causeCode ?? code, hint: tlsHint(err.message, causeCode) });
+  }
+  if (code === "EAUTH") {
+    // e.g. "Authentication credentials invalid" without a reply code, or no common mechanism.
+    return new DeliveryError(text, { stage: "auth", permanent: true, code, hint: smtpHint(undefined, text, "auth") });
+  }
+  if (code === "EDNS" || causeCode === "ENOTFOUND") {
+    return new DeliveryError(text, { stage: "connect", permanent: causeCode === "ENOTFOUND" || /ENOTFOUND/.test(err.message), code: causeCode ?? code, hint: "the SMTP host name does not resolve: check `host` for typos" });
+  }
+  if (code === "EENVELOPE") {
+    return new DeliveryError(text, { stage: "send", permanent: true, code, hint: "the sender or recipient address was refused" });
+  }
+  // Connection refused / reset / timeouts: the server may be back soon.
+  const socketCode = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH/.exec(`${causeCode ?? ""} ${err.message}`)?.[0];
+  return new DeliveryError(text, {
+    stage: "connect", permanent: false, code: socketCode ?? code,
+    hint: socketCode === "ECONNREFUSED" ? "nothing accepts connections on that host and port: check `host`, `port` and firewalls" : undefined,
+  });
+}
+
+function tlsHint(message: string, causeCode: string | undefined): string {
+  if (/STARTTLS/i.test(message)) return "the server does not offer STARTTLS; use port 465 with implicit TLS, or a server that supports encryption";
+  if (/SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify|self.signed/i.test(`${causeCode} ${message}`)) {
+    return "the server's certificate is not trusted: add its CA with NODE_EXTRA_CA_CERTS";
+  }
+  if (/ALTNAME|HOSTNAME|does not match|not in the cert/i.test(`${causeCode} ${message}`)) {
+    return "the certificate does not name this host: use the host name the certificate was issued for";
+  }
+  return "the TLS handshake failed: check the port (465 implicit TLS, 587 STARTTLS) and the server's certificate";
+}
+
+/** Server replies can span lines; a job's reason is one line. */
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, " ").trim().slice(0, 500);
+}

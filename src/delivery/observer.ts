@@ -1,0 +1,8 @@
+// What delivery reports as it goes; metrics implement it, tests may too.
+import type { EmailType } from "../jobs/contracts.ts";
+import type { DeliveryError } from "./errors.ts";
+
+export interface DeliveryObserver {
+  sent(type: EmailType, seconds: number): void;
+  failed(type: EmailType, err: DeliveryError): void;
+}

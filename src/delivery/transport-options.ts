@@ -1,0 +1,43 @@
+// SmtpConfig → nodemailer pooled transport options. This is where "credentials never travel
+// unencrypted" and "certificates are always verified" are enforced.
+import { isIP } from "node:net";
+import type SMTPPool from "nodemailer/lib/smtp-pool";
+import type { ResolvedConfig } from "../smtp-config/model.ts";
+
+export interface TransportTuning {
+  /** Connections per pooled transport. Default 5. */
+  maxConnections?: number;
+  /** Messages per connection before it is recycled. Default 1000. */
+  maxMessages?: number;
+  /** Extra trusted CAs (PEM) on top of Node's and NODE_EXTRA_CA_CERTS; used by tests. */
+  ca?: string | string[];
+  connectionTimeoutMs?: number;
+  socketTimeoutMs?: number;
+}
+
+export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}): SMTPPool.Options {
+  const { config } = resolved;
+  const implicitTls = config.secure && config.port === 465;
+  const hasCredentials = Boolean(config.auth);
+  const options: SMTPPool.Options = {
+    pool: true,
+    host: config.host,
+    port: config.port,
+    secure: implicitTls,
+    // With credentials, STARTTLS is required even when `secure` is false, unless the
+    // operator explicitly allowed plaintext authentication.
+    requireTLS: !implicitTls && (config.secure || (hasCredentials && !config.allowInsecureAuth)),
+    maxConnections: tuning.maxConnections ?? 5,
+    maxMessages: tuning.maxMessages ?? 1000,
+    connectionTimeout: tuning.connectionTimeoutMs ?? 10_000,
+    greetingTimeout: tuning.connectionTimeoutMs ?? 10_000,
+    socketTimeout: tuning.socketTimeoutMs ?? 60_000,
+    tls: { rejectUnauthorized: true, minVersion: "TLSv1.2", ...(isIP(config.host) ? {} : { servername: config.host }), ...(tuning.ca ? { ca: tuning.ca } : {}) },
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+  if (config.auth?.type === "password") {
+    options.auth = { user: config.auth.username, pass: config.auth.password };
+  }
+  return options;
+}

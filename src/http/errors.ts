@@ -1,0 +1,44 @@
+// One error shape for every route: `{ error: { code, message, details? } }`. Unknown errors
+// become a 500 with a generic message (the detail goes to the log, never to the client).
+import type { FastifyError, FastifyInstance } from "fastify";
+import { ValidationError, type FieldError } from "../validation.ts";
+
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: FieldError[],
+  ) {
+    super(message);
+  }
+}
+
+export function errorBody(code: string, message: string, details?: FieldError[]) {
+  return { error: details ? { code, message, details } : { code, message } };
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody("not_found", `no route for ${request.method} ${request.url.split("?")[0]}`));
+  });
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    if (error instanceof ValidationError) return reply.code(400).send(errorBody("validation_failed", error.message, error.details));
+    if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
+    const statusCode = (error as FastifyError).statusCode ?? 500;
+    const code = (error as FastifyError).code;
+    if (statusCode === 413 || code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return reply.code(413).send(errorBody("payload_too_large", "the request body is larger than 256 KB"));
+    }
+    if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      return reply.code(415).send(errorBody("unsupported_media_type", "send JSON with Content-Type: application/json"));
+    }
+    if (statusCode >= 400 && statusCode < 500) {
+      // Fastify's own client errors (malformed JSON, empty body): say what, not where.
+      return reply.code(statusCode).send(errorBody("bad_request", error.message.replace(/^FST_\w+: /, "")));
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply.code(500).send(errorBody("internal", "something went wrong on our side; the log has the details"));
+  });
+}

@@ -1,0 +1,33 @@
+// Every Redis key and channel name the product uses, in one place. All start with the
+// deployment prefix (default `{notify}`), whose hash tag keeps them in one Cluster slot.
+
+export const QUEUE_NAME = "emails";
+
+export interface Keys {
+  /** BullMQ's prefix: its keys become `<prefix>:emails:…`. */
+  readonly bullPrefix: string;
+  /** Hash: projectId → sealed SMTP config. */
+  readonly smtpConfigs: string;
+  /** Pub/sub channel: a projectId whose config changed. */
+  readonly smtpConfigChanged: string;
+  /** String: the send result of a job whose message a server accepted (the 250 marker). */
+  sent(jobId: string): string;
+  /** String: a sealed access token. */
+  token(id: string): string;
+  /** String: the lock of the replica that is fetching a token. */
+  tokenLock(id: string): string;
+  /** Pub/sub channel: a token was fetched (or failed) for a cache id. */
+  readonly tokenReady: string;
+}
+
+export function createKeys(prefix: string): Keys {
+  return {
+    bullPrefix: prefix,
+    smtpConfigs: `${prefix}:smtp-config`,
+    smtpConfigChanged: `${prefix}:smtp-config:changed`,
+    sent: (jobId) => `${prefix}:sent:${jobId}`,
+    token: (id) => `${prefix}:token:${id}`,
+    tokenLock: (id) => `${prefix}:token-lock:${id}`,
+    tokenReady: `${prefix}:token:ready`,
+  };
+}

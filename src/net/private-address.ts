@@ -1,0 +1,51 @@
+// Guards against server-side request forgery: a project's SMTP host or token URL must not
+// point into our own network unless the operator explicitly allows it.
+import { BlockList, isIP } from "node:net";
+import { lookup } from "node:dns/promises";
+
+const blocked = new BlockList();
+for (const [net, bits] of [
+  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16],
+  ["172.16.0.0", 12], ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 3],
+] as const) blocked.addSubnet(net, bits, "ipv4");
+for (const [net, bits] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]] as const) {
+  blocked.addSubnet(net, bits, "ipv6");
+}
+
+export function isPrivateAddress(ip: string): boolean {
+  const family = isIP(ip);
+  if (family === 4) return blocked.check(ip, "ipv4");
+  if (family === 6) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+    return mapped?.[1] ? blocked.check(mapped[1], "ipv4") : blocked.check(ip, "ipv6");
+  }
+  return false;
+}
+
+export class PrivateTargetError extends Error {
+  override name = "PrivateTargetError";
+}
+
+/**
+ * Resolves `host` and throws `PrivateTargetError` when any address is loopback, private,
+ * link-local or otherwise internal. A name that does not resolve is left to the connection
+ * attempt, which reports it with its own stage and hint.
+ */
+export async function assertPublicHost(host: string): Promise<void> {
+  const literal = host.replace(/^\[|\]$/g, "");
+  let addresses: string[];
+  if (isIP(literal)) addresses = [literal];
+  else {
+    try {
+      addresses = (await lookup(literal, { all: true })).map((a) => a.address);
+    } catch {
+      return;
+    }
+  }
+  const internal = addresses.find(isPrivateAddress);
+  if (internal) {
+    throw new PrivateTargetError(
+      `${host} resolves to ${internal}, a private or loopback address; set NOTIFY_ALLOW_PRIVATE_TARGETS=true to allow it`,
+    );
+  }
+}

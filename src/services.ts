@@ -1,0 +1,48 @@
+// The long-lived pieces every process role shares, wired from Settings in one place:
+// Redis connections, keys, the config store and the producer. Entry points compose these;
+// tests build the same thing against their own prefix.
+import type { Redis } from "ioredis";
+import type { Settings } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { connectRedis } from "./redis.ts";
+import { createKeys, type Keys } from "./keys.ts";
+import { SmtpConfigStore } from "./smtp-config/store.ts";
+import { createEmailProducer, type EmailProducer } from "./producer.ts";
+
+export type ServiceSettings = Pick<Settings, "redisUrl" | "prefix" | "masterKey" | "attempts">;
+
+export interface Services {
+  keys: Keys;
+  /** General-purpose connection (auto-pipelined): configs, markers, readiness. */
+  redis: Redis;
+  store: SmtpConfigStore;
+  producer: EmailProducer;
+  /** A fresh connection of the given kind; the caller closes it. */
+  connect(kind: "subscriber" | "worker"): Redis;
+  close(): Promise<void>;
+}
+
+export function openServices(settings: ServiceSettings, log: Logger): Services {
+  const keys = createKeys(settings.prefix);
+  const redis = connectRedis(settings.redisUrl, { autoPipelining: true, connectionName: "notify" });
+  redis.on("error", (err: Error) => log.warn({ err: { message: err.message } }, "redis connection error"));
+  const store = new SmtpConfigStore(redis, keys, settings.masterKey);
+  const producer = createEmailProducer({ redis, prefix: settings.prefix, attempts: settings.attempts });
+  const extra: Redis[] = [];
+  return {
+    keys,
+    redis,
+    store,
+    producer,
+    connect(kind) {
+      const connection = connectRedis(settings.redisUrl, { maxRetriesPerRequest: null, connectionName: `notify-${kind}` });
+      connection.on("error", (err: Error) => log.warn({ err: { message: err.message }, kind }, "redis connection error"));
+      extra.push(connection);
+      return connection;
+    },
+    async close() {
+      await producer.close();
+      await Promise.all([redis, ...extra].map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// A project's SMTP configuration as the API accepts and stores it.
+
+export interface PasswordAuth {
+  type: "password";
+  username: string;
+  password: string;
+}
+
+export type OAuthGrant = "client_credentials" | "jwt_bearer";
+export type TokenEndpointAuth = "client_secret_post" | "client_secret_basic";
+
+export interface OAuthAuth {
+  type: "oauth";
+  clientId: string;
+  /** A client secret, or for `jwt_bearer` a PEM private key or a Google service-account JSON key. */
+  clientSecret: string;
+  tokenUrl: string;
+  scope: string;
+  /** The XOAUTH2 user when it is not `fromEmail`. */
+  user?: string;
+  /** Detected from `clientSecret` when absent. */
+  grant?: OAuthGrant;
+  tokenEndpointAuth?: TokenEndpointAuth;
+}
+
+export type SmtpAuth = PasswordAuth | OAuthAuth;
+
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  /** Encryption mandatory: implicit TLS on 465, STARTTLS required on any other port. */
+  secure: boolean;
+  fromEmail: string;
+  fromName?: string;
+  replyTo?: string;
+  /** Absent: the server relays without authentication. */
+  auth?: SmtpAuth;
+  /** The explicit, logged exception to "credentials only over an encrypted connection". */
+  allowInsecureAuth?: boolean;
+}
+
+/** The config a job is sent with: the project's own, or the default server. */
+export interface ResolvedConfig {
+  projectId: string;
+  source: "project" | "default";
+  config: SmtpConfig;
+  /** HMAC of everything in the config, secrets included: pool and cache keys hang off it. */
+  fingerprint: string;
+  /** Increments on every PUT; 0 for the default server. */
+  version: number;
+}
+
+export const REDACTED = "[redacted]";
+
+/** The config as the API may show it: every secret replaced. */
+export function redactConfig(config: SmtpConfig): SmtpConfig {
+  if (!config.auth) return { ...config };
+  const auth: SmtpAuth =
+    config.auth.type === "password" ? { ...config.auth, password: REDACTED } : { ...config.auth, clientSecret: REDACTED };
+  return { ...config, auth };
+}
