@@ -16,8 +16,10 @@ export interface Keys {
   token(id: string): string;
   /** String: the lock of the replica that is fetching a token. */
   tokenLock(id: string): string;
-  /** Pub/sub channel: a token was fetched (or failed) for a cache id. */
-  readonly tokenReady: string;
+  /** String: a permanent token error, remembered briefly so a broken config is not retried per job. */
+  tokenError(id: string): string;
+  /** Set: the token cache ids of a project, so a config change can drop them all. */
+  tokenIndex(projectId: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -28,6 +30,7 @@ export function createKeys(prefix: string): Keys {
     sent: (jobId) => `${prefix}:sent:${jobId}`,
     token: (id) => `${prefix}:token:${id}`,
     tokenLock: (id) => `${prefix}:token-lock:${id}`,
-    tokenReady: `${prefix}:token:ready`,
+    tokenError: (id) => `${prefix}:token-error:${id}`,
+    tokenIndex: (projectId) => `${prefix}:token-index:${projectId}`,
   };
 }

@@ -1,6 +1,6 @@
 // Retry delays: exponential with "equal jitter" (half fixed, half random), so a burst of
 // failures does not come back as a burst; a Retry-After from the other side wins.
-import { DeliveryError } from "./errors.ts";
+import { DeliveryError } from "../errors.ts";
 
 export interface BackoffOptions {
   /** Delay before the first retry. */

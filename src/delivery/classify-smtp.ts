@@ -1,6 +1,6 @@
 // nodemailer / socket errors → DeliveryError. The SMTP reply code decides transient (4xx)
 // versus permanent (5xx); socket trouble is transient; TLS and DNS trouble is configuration.
-import { DeliveryError, type Stage } from "./errors.ts";
+import { DeliveryError, type Stage } from "../errors.ts";
 import { smtpHint } from "./hints.ts";
 
 /** The fields nodemailer sets on its errors. */
@@ -14,7 +14,12 @@ interface SmtpLikeError extends Error {
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_SSL|ERR_TLS|EPROTO|HOSTNAME_MISMATCH/;
 
-export function classifySmtpError(error: unknown): DeliveryError {
+export interface ClassifyContext {
+  /** The login was SASL XOAUTH2 (changes the hints for 535). */
+  oauth?: boolean;
+}
+
+export function classifySmtpError(error: unknown, context: ClassifyContext = {}): DeliveryError {
   if (error instanceof DeliveryError) return error;
   const err = (error instanceof Error ? error : new Error(String(error))) as SmtpLikeError;
   const causeCode = (err.cause as { code?: string } | undefined)?.code;
@@ -26,7 +31,7 @@ export function classifySmtpError(error: unknown): DeliveryError {
     const permanent = err.responseCode >= 500;
     return new DeliveryError(text, {
       stage, permanent, code: String(err.responseCode), smtpCode: err.responseCode,
-      hint: smtpHint(err.responseCode, text, stage),
+      hint: smtpHint(err.responseCode, text, stage, context.oauth),
     });
   }
   const tlsish = code === "ETLS" || TLS_CODES.test(causeCode ?? "") || TLS_CODES.test(err.message);
@@ -35,7 +40,7 @@ export function classifySmtpError(error: unknown): DeliveryError {
   }
   if (code === "EAUTH") {
     // e.g. "Authentication credentials invalid" without a reply code, or no common mechanism.
-    return new DeliveryError(text, { stage: "auth", permanent: true, code, hint: smtpHint(undefined, text, "auth") });
+    return new DeliveryError(text, { stage: "auth", permanent: true, code, hint: smtpHint(undefined, text, "auth", context.oauth) });
   }
   if (code === "EDNS" || causeCode === "ENOTFOUND") {
     return new DeliveryError(text, { stage: "connect", permanent: causeCode === "ENOTFOUND" || /ENOTFOUND/.test(err.message), code: causeCode ?? code, hint: "the SMTP host name does not resolve: check `host` for typos" });

@@ -1,22 +1,26 @@
-// One job, one send: the hot path. While the config cache is fresh this touches Redis only
-// to write the 250 marker; everything else (config, transport, templates) is in memory.
+// One job, one send: the hot path. While the config and token caches are fresh this touches
+// Redis only to write the 250 marker; config, transport, token and templates are in memory.
 import { UnrecoverableError, type Job } from "bullmq";
 import type { EmailJobData, SendResult } from "../jobs/contracts.ts";
 import type { ConfigResolver } from "../smtp-config/resolver.ts";
+import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
 import { renderEmail } from "../templates/index.ts";
 import { SealError } from "../crypto/seal.ts";
-import { DeliveryError } from "./errors.ts";
+import { DeliveryError } from "../errors.ts";
 import { classifySmtpError } from "./classify-smtp.ts";
 import type { SentMarkers } from "./sent-markers.ts";
 import type { TransportPool } from "./transport-pool.ts";
 import type { DeliveryObserver } from "./observer.ts";
+import type { XOAuth2 } from "./xoauth2.ts";
 
 export interface DeliverDeps {
   resolver: ConfigResolver;
   transports: TransportPool;
   markers: SentMarkers;
   log: Logger;
+  /** Needed for OAuth configs. */
+  xoauth2?: XOAuth2;
   observer?: DeliveryObserver;
 }
 
@@ -24,7 +28,7 @@ export type EmailJob = Job<EmailJobData, SendResult>;
 
 /** The BullMQ processor. Throws `UnrecoverableError` for permanent failures, `DeliveryError` otherwise. */
 export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<SendResult> {
-  const { resolver, transports, markers, log, observer } = deps;
+  const { resolver, markers, log, observer } = deps;
 
   return async function deliver(job) {
     const id = job.id ?? "";
@@ -40,19 +44,7 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
     }
     let result: SendResult;
     try {
-      const resolved = await resolveConfig(resolver, data.projectId);
-      const { config } = resolved;
-      const email = renderEmail(data);
-      const info = await transports.get(resolved).sendMail({
-        from: config.fromName ? { name: config.fromName, address: config.fromEmail } : config.fromEmail,
-        to: data.to,
-        replyTo: config.replyTo,
-        subject: email.subject,
-        html: email.html,
-        text: email.text,
-        headers: email.headers,
-      });
-      result = { messageId: info.messageId, response: info.response };
+      result = await sendEmail(deps, await resolveConfig(resolver, data.projectId), data);
     } catch (error) {
       const err = classifySmtpError(error);
       observer?.failed(data.type, err);
@@ -69,7 +61,40 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
   };
 }
 
-async function resolveConfig(resolver: ConfigResolver, projectId: string) {
+/**
+ * Renders and sends one email with a resolved config. For OAuth configs the token is fetched
+ * first (so its errors keep the "token" stage), and a 535 gets one retry with a fresh token.
+ */
+export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2">, resolved: ResolvedConfig, data: EmailJobData): Promise<SendResult> {
+  const { config } = resolved;
+  const email = renderEmail(data);
+  const message = {
+    from: config.fromName ? { name: config.fromName, address: config.fromEmail } : config.fromEmail,
+    to: data.to,
+    replyTo: config.replyTo,
+    subject: email.subject,
+    html: email.html,
+    text: email.text,
+    headers: email.headers,
+  };
+  const oauth = config.auth?.type === "oauth" ? deps.xoauth2 : undefined;
+  if (config.auth?.type === "oauth" && !oauth) throw new Error("OAuth configs need the XOAUTH2 provider");
+  let token = oauth ? await oauth.token(resolved) : undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const info = await deps.transports.get(resolved).sendMail(message);
+      return { messageId: info.messageId, response: info.response };
+    } catch (error) {
+      const err = classifySmtpError(error, { oauth: Boolean(oauth) });
+      if (!oauth || token === undefined || attempt > 1 || err.stage !== "auth" || err.smtpCode !== 535) throw err;
+      // The server refused our token (revoked, or permissions changed): once, with a fresh one.
+      await oauth.invalidate(resolved, token);
+      token = await oauth.token(resolved);
+    }
+  }
+}
+
+async function resolveConfig(resolver: ConfigResolver, projectId: string): Promise<ResolvedConfig> {
   let resolved;
   try {
     resolved = await resolver.resolve(projectId);

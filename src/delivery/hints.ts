@@ -1,7 +1,7 @@
 // Actionable sentences for the SMTP replies people actually meet.
-import type { Stage } from "./errors.ts";
+import type { Stage } from "../errors.ts";
 
-export function smtpHint(code: number | undefined, text: string, stage: Stage): string | undefined {
+export function smtpHint(code: number | undefined, text: string, stage: Stage, oauth = false): string | undefined {
   if (/5\.7\.139/.test(text) || /SmtpClientAuthentication is disabled/i.test(text)) {
     return "SMTP AUTH is disabled for this tenant or mailbox: enable Authenticated SMTP for the mailbox in Microsoft 365 admin (Mail > Manage email apps)";
   }
@@ -10,6 +10,10 @@ export function smtpHint(code: number | undefined, text: string, stage: Stage): 
   }
   if (/5\.7\.8|BadCredentials|Username and Password not accepted/i.test(text)) {
     return "the server rejected the credentials: check the username and password (Google needs an app password or OAuth)";
+  }
+  if (stage === "auth" && oauth) {
+    if (/mechanism|No supported authentication/i.test(text)) return "the server does not offer XOAUTH2: this server needs password authentication, or a different host";
+    return "the server refused the OAuth token (a fresh one was tried too): for Microsoft 365 grant SMTP.SendAsApp with admin consent, register the app's service principal in Exchange Online and give it mailbox permission; for Google, grant domain-wide delegation for https://mail.google.com/ and check that the user exists";
   }
   if (stage === "auth") {
     if (code === 535 || code === 534) return "authentication was rejected: check the username and password, or the OAuth app's permissions";

@@ -1,6 +1,6 @@
 // What delivery reports as it goes; metrics implement it, tests may too.
 import type { EmailType } from "../jobs/contracts.ts";
-import type { DeliveryError } from "./errors.ts";
+import type { DeliveryError } from "../errors.ts";
 
 export interface DeliveryObserver {
   sent(type: EmailType, seconds: number): void;

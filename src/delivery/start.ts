@@ -9,12 +9,20 @@ import { TransportPool, type TransportPoolOptions } from "./transport-pool.ts";
 import { SentMarkers } from "./sent-markers.ts";
 import { closeWorker, createEmailWorker, type EmailWorker, type EmailWorkerOptions } from "./worker.ts";
 import type { DeliveryObserver } from "./observer.ts";
+import { XOAuth2 } from "./xoauth2.ts";
+import { TokenCache, type TokenObserver } from "../oauth/token-cache.ts";
+import { TokenEndpoint, type TokenEndpointOptions } from "../oauth/token-endpoint.ts";
+import { fetchToken } from "../oauth/grants.ts";
 
-export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs">;
+export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs" | "allowPrivateTargets">;
 
 export interface DeliveryOptions {
   transport?: Omit<TransportPoolOptions, "log">;
   observer?: DeliveryObserver;
+  tokenObserver?: TokenObserver;
+  tokenEndpoint?: Omit<TokenEndpointOptions, "blockPrivateTargets">;
+  /** Token cache tuning (tests shorten the negative cache). */
+  tokenCache?: { negativeTtlMs?: number; pollMs?: number; lockMs?: number };
   bullmq?: EmailWorkerOptions["bullmq"];
   /** How long `stop()` waits for in-flight jobs. Default 25 s (under Docker's 30 s grace). */
   closeGraceMs?: number;
@@ -24,6 +32,7 @@ export interface Delivery {
   worker: EmailWorker;
   resolver: ConfigResolver;
   transports: TransportPool;
+  tokens: TokenCache;
   stop(): Promise<void>;
 }
 
@@ -38,14 +47,28 @@ export async function startDelivery(services: Services, settings: DeliverySettin
     defaultConfig,
     log,
   });
-  const transports = new TransportPool({ ...options.transport, log });
-  resolver.onChange((projectId) => transports.closeProject(projectId));
+  const endpoint = new TokenEndpoint({ ...options.tokenEndpoint, blockPrivateTargets: !settings.allowPrivateTargets });
+  const tokens = new TokenCache({
+    ...options.tokenCache,
+    redis: services.redis,
+    keys: services.keys,
+    masterKey: settings.masterKey,
+    fetch: (spec) => fetchToken(endpoint, spec),
+    log,
+    observer: options.tokenObserver,
+  });
+  const xoauth2 = new XOAuth2(tokens, settings.masterKey);
+  const transports = new TransportPool({ ...options.transport, log, xoauth2 });
+  resolver.onChange((projectId) => {
+    transports.closeProject(projectId);
+    tokens.dropProject(projectId).catch((err: unknown) => log.warn({ err, projectId }, "could not drop cached tokens"));
+  });
   await resolver.start();
 
   const worker = createEmailWorker({
     connection: services.connect("worker"),
     keys: services.keys,
-    deps: { resolver, transports, markers: new SentMarkers(services.redis, services.keys), log, observer: options.observer },
+    deps: { resolver, transports, xoauth2, markers: new SentMarkers(services.redis, services.keys), log, observer: options.observer },
     concurrency: settings.workerConcurrency,
     backoff: { baseMs: settings.backoffMs, maxMs: settings.backoffMaxMs },
     log,
@@ -58,9 +81,11 @@ export async function startDelivery(services: Services, settings: DeliverySettin
     worker,
     resolver,
     transports,
+    tokens,
     async stop() {
       await closeWorker(worker, options.closeGraceMs ?? 25_000);
       transports.closeAll();
+      await endpoint.close();
     },
   };
 }

@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import type SMTPPool from "nodemailer/lib/smtp-pool";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
+import type { XOAuth2Auth } from "./xoauth2.ts";
 
 export interface TransportTuning {
   /** Connections per pooled transport. Default 5. */
@@ -15,7 +16,8 @@ export interface TransportTuning {
   socketTimeoutMs?: number;
 }
 
-export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}): SMTPPool.Options {
+/** `oauth` supplies XOAUTH2 tokens; required when the config uses `auth.type = "oauth"`. */
+export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}, oauth?: XOAuth2Auth): SMTPPool.Options {
   const { config } = resolved;
   const implicitTls = config.secure && config.port === 465;
   const hasCredentials = Boolean(config.auth);
@@ -38,6 +40,9 @@ export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuni
   };
   if (config.auth?.type === "password") {
     options.auth = { user: config.auth.username, pass: config.auth.password };
+  } else if (config.auth?.type === "oauth") {
+    if (!oauth) throw new Error("an OAuth config needs an XOAUTH2 token provider");
+    options.auth = oauth;
   }
   return options;
 }

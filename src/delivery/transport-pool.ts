@@ -6,11 +6,14 @@ import type SMTPPool from "nodemailer/lib/smtp-pool";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
 import { transportOptions, type TransportTuning } from "./transport-options.ts";
+import type { XOAuth2 } from "./xoauth2.ts";
 
 export type PooledTransport = Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
 
 export interface TransportPoolOptions extends TransportTuning {
   log: Logger;
+  /** Token provisioning for OAuth configs. */
+  xoauth2?: XOAuth2;
   /** Close a transport unused this long. Default 5 min. */
   idleMs?: number;
 }
@@ -35,7 +38,8 @@ export class TransportPool {
     const key = `${resolved.projectId}\u0000${resolved.fingerprint}`;
     let slot = this.slots.get(key);
     if (!slot) {
-      const transport = nodemailer.createTransport(transportOptions(resolved, this.options));
+      const oauth = resolved.config.auth?.type === "oauth" ? this.options.xoauth2?.transportAuth(resolved) : undefined;
+      const transport = nodemailer.createTransport(transportOptions(resolved, this.options, oauth));
       if (resolved.config.allowInsecureAuth) {
         this.options.log.warn({ projectId: resolved.projectId, host: resolved.config.host }, "allowInsecureAuth: credentials may be sent without TLS");
       }

@@ -14,7 +14,9 @@ export interface OAuthAuth {
   clientId: string;
   /** A client secret, or for `jwt_bearer` a PEM private key or a Google service-account JSON key. */
   clientSecret: string;
+  /** Taken from a service-account key file's token_uri when omitted. */
   tokenUrl: string;
+  /** Defaults for Microsoft 365 and Google token URLs; required for other providers. */
   scope: string;
   /** The XOAUTH2 user when it is not `fromEmail`. */
   user?: string;

@@ -4,7 +4,8 @@ import { compileValidator, ValidationError, type FieldError } from "../validatio
 import { emailAddressSchema } from "../jobs/schemas.ts";
 import { assertPublicHost, PrivateTargetError } from "../net/private-address.ts";
 import { detectGrant, KeyMaterialError, parseSigningKey } from "../oauth/key-material.ts";
-import { REDACTED, type SmtpConfig } from "./model.ts";
+import { defaultScope } from "../oauth/spec.ts";
+import { REDACTED, type OAuthAuth, type SmtpConfig } from "./model.ts";
 
 const SINGLE_LINE = "^[^\\r\\n]*$";
 const secret = { type: "string", maxLength: 16_384 } as const;
@@ -33,7 +34,7 @@ const schema = {
       },
       else: {
         additionalProperties: false,
-        required: ["clientId", "tokenUrl", "scope"],
+        required: [],
         properties: {
           type: {},
           clientId: { type: "string", minLength: 1, maxLength: 512, pattern: SINGLE_LINE },
@@ -66,30 +67,42 @@ export async function parseSmtpConfig(input: unknown, options: ParseConfigOption
 
   keepStoredSecret(config, options.existing, errors);
 
-  const auth = config.auth;
-  if (auth?.type === "oauth") {
-    auth.grant ??= detectGrant(auth.clientSecret);
-    const url = new URL(auth.tokenUrl);
-    if (url.protocol === "http:" && !options.allowPrivateTargets) {
-      errors.push({ field: "auth.tokenUrl", message: "must use https (http is allowed only with NOTIFY_ALLOW_PRIVATE_TARGETS=true)" });
-    }
-    if (auth.grant === "jwt_bearer") {
-      try {
-        const key = parseSigningKey(auth.clientSecret);
-        if (!key.clientEmail && !auth.clientId.includes("@")) {
-          errors.push({ field: "auth.clientId", message: "must be the service account's email when clientSecret is a bare PEM key" });
-        }
-      } catch (err) {
-        if (!(err instanceof KeyMaterialError)) throw err;
-        errors.push({ field: "auth.clientSecret", message: err.message });
-      }
-    }
-    if (!options.allowPrivateTargets) await checkPublic(url.hostname, "auth.tokenUrl", errors);
-  }
+  if (config.auth?.type === "oauth") await checkOAuth(config.auth, options, errors);
   if (!options.allowPrivateTargets) await checkPublic(config.host, "host", errors);
 
   if (errors.length > 0) throw new ValidationError("the SMTP configuration is invalid", errors);
   return config;
+}
+
+/** Fills in grant, token URL and scope where they can be derived, and checks the key and URL. */
+async function checkOAuth(auth: OAuthAuth, options: ParseConfigOptions, errors: FieldError[]): Promise<void> {
+  if (auth.clientSecret === undefined) return; // already reported as required
+  auth.grant ??= detectGrant(auth.clientSecret);
+  if (auth.grant === "jwt_bearer") {
+    try {
+      const key = parseSigningKey(auth.clientSecret);
+      auth.tokenUrl ||= key.tokenUri ?? "";
+      auth.clientId ||= key.clientEmail ?? "";
+      if (!key.clientEmail && !auth.clientId.includes("@")) {
+        errors.push({ field: "auth.clientId", message: "must be the service account's email when clientSecret is a bare PEM key" });
+      }
+    } catch (err) {
+      if (!(err instanceof KeyMaterialError)) throw err;
+      errors.push({ field: "auth.clientSecret", message: err.message });
+    }
+  }
+  if (!auth.clientId) errors.push({ field: "auth.clientId", message: "is required" });
+  if (!auth.tokenUrl) {
+    errors.push({ field: "auth.tokenUrl", message: "is required" });
+    return;
+  }
+  auth.scope ||= defaultScope(auth.tokenUrl) ?? "";
+  if (!auth.scope) errors.push({ field: "auth.scope", message: "is required (there is no default for this provider)" });
+  const url = new URL(auth.tokenUrl);
+  if (url.protocol === "http:" && !options.allowPrivateTargets) {
+    errors.push({ field: "auth.tokenUrl", message: "must use https (http is allowed only with NOTIFY_ALLOW_PRIVATE_TARGETS=true)" });
+  }
+  if (!options.allowPrivateTargets) await checkPublic(url.hostname, "auth.tokenUrl", errors);
 }
 
 function keepStoredSecret(config: SmtpConfig, existing: SmtpConfig | null | undefined, errors: FieldError[]): void {

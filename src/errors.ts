@@ -1,5 +1,5 @@
-// Errors are data: one classification (stage, permanent, codes, hint) used by the worker,
-// the test-send endpoint and the board. Messages never carry a secret.
+// Errors are data: one classification (stage, permanent, codes, hint) used by the token
+// client, the worker, the test-send endpoint and the board. Messages never carry a secret.
 
 export type Stage = "config" | "token" | "connect" | "tls" | "auth" | "send";
 

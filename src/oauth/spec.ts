@@ -1,0 +1,58 @@
+// What it takes to get a token for one config, computed once per config (key parsing and the
+// cache id are not redone per job).
+import type { MasterKey } from "../crypto/master-key.ts";
+import { fingerprint } from "../crypto/fingerprint.ts";
+import type { OAuthAuth, OAuthGrant, ResolvedConfig, TokenEndpointAuth } from "../smtp-config/model.ts";
+import { detectGrant, parseSigningKey, type SigningKey } from "./key-material.ts";
+
+export interface TokenSpec {
+  /** Cache id: HMAC over project, token URL, client, scope, user and secret. */
+  id: string;
+  projectId: string;
+  grant: OAuthGrant;
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scope: string;
+  /** The XOAUTH2 user, and the `sub` a service account impersonates. */
+  user: string;
+  tokenEndpointAuth: TokenEndpointAuth;
+  signingKey?: SigningKey;
+}
+
+/** Scopes people should not have to look up. */
+export function defaultScope(tokenUrl: string): string | undefined {
+  const host = new URL(tokenUrl).hostname;
+  if (host === "login.microsoftonline.com") return "https://outlook.office365.com/.default";
+  if (host === "oauth2.googleapis.com" || host === "accounts.google.com") return "https://mail.google.com/";
+  return undefined;
+}
+
+const specs = new WeakMap<ResolvedConfig, TokenSpec>();
+
+/** The spec of an OAuth config; memoized per resolved config object. */
+export function tokenSpecFor(resolved: ResolvedConfig, masterKey: MasterKey): TokenSpec {
+  const cached = specs.get(resolved);
+  if (cached) return cached;
+  const auth = resolved.config.auth as OAuthAuth;
+  const grant = auth.grant ?? detectGrant(auth.clientSecret);
+  const signingKey = grant === "jwt_bearer" ? parseSigningKey(auth.clientSecret) : undefined;
+  const tokenUrl = auth.tokenUrl || signingKey?.tokenUri || "";
+  const scope = auth.scope || defaultScope(tokenUrl) || "";
+  const user = auth.user ?? resolved.config.fromEmail;
+  const tokenEndpointAuth = auth.tokenEndpointAuth ?? "client_secret_post";
+  const spec: TokenSpec = {
+    id: fingerprint(masterKey, "token", resolved.projectId, grant, tokenUrl, auth.clientId, scope, user, tokenEndpointAuth, auth.clientSecret),
+    projectId: resolved.projectId,
+    grant,
+    tokenUrl,
+    clientId: auth.clientId,
+    clientSecret: auth.clientSecret,
+    scope,
+    user,
+    tokenEndpointAuth,
+    signingKey,
+  };
+  specs.set(resolved, spec);
+  return spec;
+}

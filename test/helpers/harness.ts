@@ -1,0 +1,155 @@
+// One test file's world: its own key prefix, master key and admin token, captured logs, the
+// real services, optionally a worker, and the HTTP app (driven with `inject`, no port).
+// `close()` stops everything and deletes every key under the prefix (never FLUSHALL).
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { loadSettings, type Settings } from "../../src/config.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
+import { openServices, type Services } from "../../src/services.ts";
+import { startDelivery, type Delivery, type DeliveryOptions } from "../../src/delivery/start.ts";
+import { buildApp } from "../../src/http/app.ts";
+import { testCerts } from "./certs.ts";
+
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface HarnessOptions {
+  /** Extra environment, e.g. DEFAULT_SMTP_URL. */
+  env?: Record<string, string>;
+  /** Start an in-process worker (default true). */
+  worker?: boolean;
+  delivery?: DeliveryOptions;
+}
+
+export interface Harness {
+  settings: Settings;
+  log: Logger;
+  /** Every log line written so far (JSON text). */
+  logs: string[];
+  services: Services;
+  delivery: Delivery | undefined;
+  app: FastifyInstance;
+  /** `Authorization` header value for the API. */
+  auth: { authorization: string };
+  /** The env a child worker process needs to join this harness. */
+  childEnv: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export function uniquePrefix(name: string): string {
+  return `{t-${name}-${randomBytes(4).toString("hex")}}`;
+}
+
+export async function createHarness(name: string, options: HarnessOptions = {}): Promise<Harness> {
+  const childEnv: Record<string, string> = {
+    REDIS_URL,
+    NOTIFY_PREFIX: uniquePrefix(name),
+    NOTIFY_MASTER_KEY: randomBytes(32).toString("base64"),
+    NOTIFY_ADMIN_TOKEN: randomBytes(24).toString("hex"),
+    NOTIFY_ALLOW_PRIVATE_TARGETS: "true",
+    JOB_BACKOFF_MS: "100",
+    JOB_BACKOFF_MAX_MS: "2000",
+    WORKER_CONCURRENCY: "10",
+    LOG_LEVEL: "debug",
+    ...options.env,
+  };
+  const settings = loadSettings(childEnv);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logs.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      callback();
+    },
+  });
+  const log = createLogger({ level: "debug", destination: sink });
+  const services = openServices(settings, log);
+  const delivery =
+    options.worker === false
+      ? undefined
+      : await startDelivery(services, settings, log, {
+          ...options.delivery,
+          transport: { ca: testCerts().ca, ...options.delivery?.transport },
+          closeGraceMs: 5000,
+        });
+  const app = await buildApp({
+    log,
+    redis: services.redis,
+    producer: services.producer,
+    store: services.store,
+    adminToken: settings.adminToken,
+    allowPrivateTargets: settings.allowPrivateTargets,
+  });
+  await app.ready();
+
+  return {
+    settings,
+    log,
+    logs,
+    services,
+    delivery,
+    app,
+    auth: { authorization: `Bearer ${settings.adminToken}` },
+    childEnv,
+    async close() {
+      await app.close();
+      await delivery?.stop();
+      await deleteKeys(services.redis, settings.prefix);
+      await services.close();
+    },
+  };
+}
+
+/** Deletes every key that starts with `prefix`. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== "0");
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** What `GET /v1/jobs/:id` answers. */
+export interface JobView {
+  id: string;
+  type: string;
+  projectId: string;
+  to: string;
+  state: string;
+  attempts: number;
+  failedReason?: string;
+  result?: { messageId: string; response: string };
+}
+
+/** `GET /v1/jobs/:id` through the app; throws on anything but 200. */
+export async function getJob(h: Harness, id: string): Promise<JobView> {
+  const res = await h.app.inject({ method: "GET", url: `/v1/jobs/${encodeURIComponent(id)}`, headers: h.auth });
+  if (res.statusCode !== 200) throw new Error(`GET /v1/jobs/${id} → ${res.statusCode} ${res.body}`);
+  return res.json() as JobView;
+}
+
+/**
+ * Polls `GET /v1/jobs/:id` until the job is in one of `states` (e.g. "completed"). A job that
+ * reaches a final state (completed, failed) not in `states` fails the wait at once, with its view.
+ */
+export function waitForJobState(h: Harness, id: string, states: string[], timeoutMs = 15_000): Promise<JobView> {
+  return eventually(async () => {
+    const job = await getJob(h, id);
+    if (states.includes(job.state)) return job;
+    if (job.state === "completed" || job.state === "failed") throw new Error(`job ${id} ended ${job.state}, not ${states.join("/")}: ${JSON.stringify(job)}`);
+    return undefined;
+  }, timeoutMs, `job ${id} to be ${states.join(" or ")}`);
+}
