@@ -37,6 +37,8 @@ export function compileValidator(schema: object): Validator {
 function toFieldErrors(errors: ErrorObject[], base: string): FieldError[] {
   const byField = new Map<string, string>();
   for (const error of errors) {
+    // "must match then schema" repeats what the errors inside the branch already say.
+    if (error.keyword === "if") continue;
     const [field, message] = describe(error, base);
     // One entry per field: the first complaint is the most useful one.
     if (!byField.has(field)) byField.set(field, message);

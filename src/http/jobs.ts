@@ -6,9 +6,11 @@ import { HttpError } from "./errors.ts";
 export async function jobRoutes(app: FastifyInstance, opts: { queue: EmailQueue }): Promise<void> {
   app.get<{ Params: { id: string } }>("/v1/jobs/:id", async (request) => {
     const { id } = request.params;
-    const job = /^[A-Za-z0-9_-]{1,80}$/.test(id) ? await opts.queue.getJob(id) : undefined;
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw new HttpError(404, "not_found", `no job ${id}`);
+    // State first: a finished job's hash is final, so fields read after it are never older.
+    const state = await opts.queue.getJobState(id);
+    const job = state === "unknown" ? undefined : await opts.queue.getJob(id);
     if (!job) throw new HttpError(404, "not_found", `no job ${id} (completed jobs are kept for 24 hours)`);
-    const state = await job.getState();
     return {
       id: job.id,
       type: job.data.type,

@@ -13,7 +13,7 @@ const MICROSOFT: [RegExp, string][] = [
 
 export function tokenHint(error: string, description: string, tokenUrl: string): string | undefined {
   for (const [pattern, hint] of MICROSOFT) if (pattern.test(description)) return hint;
-  const google = /googleapis\.com|accounts\.google\.com/.test(tokenUrl);
+  const google = isGoogle(tokenUrl);
   switch (error) {
     case "invalid_client":
       return google
@@ -33,5 +33,13 @@ export function tokenHint(error: string, description: string, tokenUrl: string):
       return "the provider could not read the token request: check tokenUrl and the grant";
     default:
       return undefined;
+  }
+}
+
+function isGoogle(tokenUrl: string): boolean {
+  try {
+    return /(^|\.)(googleapis\.com|accounts\.google\.com)$/.test(new URL(tokenUrl).hostname);
+  } catch {
+    return false;
   }
 }

@@ -21,7 +21,16 @@ export class KeyMaterialError extends Error {
 export function detectGrant(clientSecret: string): OAuthGrant {
   const s = clientSecret.trim();
   if (s.startsWith("-----BEGIN") && s.includes("PRIVATE KEY-----")) return "jwt_bearer";
-  if (s.startsWith("{") && s.includes('"private_key"')) return "jwt_bearer";
+  if (s.startsWith("{")) {
+    // Any JSON object that looks like a key file is one, so a broken file is reported as
+    // such instead of being posted to the token endpoint as a client secret.
+    try {
+      const file = JSON.parse(s) as Record<string, unknown>;
+      if (file.type === "service_account" || "private_key" in file || "client_email" in file) return "jwt_bearer";
+    } catch {
+      return s.includes('"private_key"') ? "jwt_bearer" : "client_credentials";
+    }
+  }
   return "client_credentials";
 }
 

@@ -82,6 +82,8 @@ export class ConfigResolver {
 
   invalidate(projectId: string): void {
     this.cache.delete(projectId);
+    // A load that started before the change must not answer callers who come after it.
+    this.loading.delete(projectId);
     this.generation++;
     for (const listener of this.listeners) listener(projectId);
   }

@@ -26,26 +26,33 @@ const schema = {
       type: "object",
       required: ["type"],
       properties: { type: { type: "string", enum: ["password", "oauth"] } },
-      if: { properties: { type: { const: "password" } } },
-      then: {
-        additionalProperties: false,
-        required: ["username"],
-        properties: { type: {}, username: { type: "string", minLength: 1, maxLength: 512, pattern: SINGLE_LINE }, password: secret },
-      },
-      else: {
-        additionalProperties: false,
-        required: [],
-        properties: {
-          type: {},
-          clientId: { type: "string", minLength: 1, maxLength: 512, pattern: SINGLE_LINE },
-          clientSecret: secret,
-          tokenUrl: { type: "string", maxLength: 2048, pattern: "^https?://[^\\s]+$" },
-          scope: { type: "string", minLength: 1, maxLength: 1024, pattern: SINGLE_LINE },
-          user: emailAddressSchema,
-          grant: { type: "string", enum: ["client_credentials", "jwt_bearer"] },
-          tokenEndpointAuth: { type: "string", enum: ["client_secret_post", "client_secret_basic"] },
+      // One conditional per type, so an unknown type is reported once, on auth.type.
+      allOf: [
+        {
+          if: { required: ["type"], properties: { type: { const: "password" } } },
+          then: {
+            additionalProperties: false,
+            required: ["username"],
+            properties: { type: {}, username: { type: "string", minLength: 1, maxLength: 512, pattern: SINGLE_LINE }, password: secret },
+          },
         },
-      },
+        {
+          if: { required: ["type"], properties: { type: { const: "oauth" } } },
+          then: {
+            additionalProperties: false,
+            properties: {
+              type: {},
+              clientId: { type: "string", maxLength: 512, pattern: SINGLE_LINE },
+              clientSecret: secret,
+              tokenUrl: { type: "string", maxLength: 2048, pattern: "^https?://[^\\s]+$" },
+              scope: { type: "string", maxLength: 1024, pattern: SINGLE_LINE },
+              user: emailAddressSchema,
+              grant: { type: "string", enum: ["client_credentials", "jwt_bearer"] },
+              tokenEndpointAuth: { type: "string", enum: ["client_secret_post", "client_secret_basic"] },
+            },
+          },
+        },
+      ],
     },
   },
 } as const;

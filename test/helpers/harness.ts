@@ -144,12 +144,18 @@ export async function getJob(h: Harness, id: string): Promise<JobView> {
 /**
  * Polls `GET /v1/jobs/:id` until the job is in one of `states` (e.g. "completed"). A job that
  * reaches a final state (completed, failed) not in `states` fails the wait at once, with its view.
+ *
+ * The route reads the job's fields and then its state in two round trips, so the answer that
+ * first shows a new state may carry the fields from just before it (no failedReason / result
+ * yet). Once a state is seen, the job is read once more, so callers get a settled view.
  */
 export function waitForJobState(h: Harness, id: string, states: string[], timeoutMs = 15_000): Promise<JobView> {
   return eventually(async () => {
+    const seen = await getJob(h, id);
+    if (!states.includes(seen.state) && seen.state !== "completed" && seen.state !== "failed") return undefined;
     const job = await getJob(h, id);
     if (states.includes(job.state)) return job;
-    if (job.state === "completed" || job.state === "failed") throw new Error(`job ${id} ended ${job.state}, not ${states.join("/")}: ${JSON.stringify(job)}`);
-    return undefined;
+    if (job.state !== "completed" && job.state !== "failed") return undefined;
+    throw new Error(`job ${id} ended ${job.state}, not ${states.join("/")}: ${JSON.stringify(job)}`);
   }, timeoutMs, `job ${id} to be ${states.join(" or ")}`);
 }

@@ -23,6 +23,10 @@ export interface TokenRequestRecord {
   /** Verified JWT claims and header, for JWT-bearer requests. */
   assertion?: { payload: JWTPayload; kid?: string };
   status: number;
+  /** The form body as received (every field, secrets included: test memory only). */
+  form: Record<string, string>;
+  /** The Authorization header as received, if any. */
+  authorization?: string;
 }
 
 export interface ScriptedTokenReply {
@@ -66,7 +70,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tes
     void readBody(req).then(async (raw) => {
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
       const form = new URLSearchParams(raw);
-      const record: TokenRequestRecord = { at: Date.now(), grantType: form.get("grant_type") ?? "", clientAuth: "none", status: 200 };
+      const record: TokenRequestRecord = {
+        at: Date.now(), grantType: form.get("grant_type") ?? "", clientAuth: "none", status: 200,
+        form: Object.fromEntries(form), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      };
       requests.push(record);
       const reply = (status: number, body: Record<string, unknown> | string, headers: Record<string, string> = {}) => {
         record.status = status;

@@ -1,0 +1,62 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { loadSettings, ConfigError } from "../../src/config.ts";
+import { parseSmtpUrl, parseFrom } from "../../src/smtp-config/default-server.ts";
+
+test("defaults outside production: generated admin token, master key written once to .data/", () => {
+  const cwd = mkdtempSync(join(tmpdir(), "notify-config-"));
+  try {
+    const first = loadSettings({}, { cwd });
+    assert.equal(first.redisUrl, "redis://127.0.0.1:6379");
+    assert.equal(first.prefix, "{notify}");
+    assert.equal(first.port, 3000);
+    assert.equal(first.workerConcurrency, 20);
+    assert.equal(first.allowPrivateTargets, true);
+    assert.equal(first.adminTokenGenerated, true);
+    assert.equal(first.masterKeySource, "generated");
+    assert.equal(statSync(join(cwd, ".data", "master.key")).mode & 0o777, 0o600);
+    const second = loadSettings({}, { cwd });
+    assert.equal(second.masterKeySource, "file");
+    assert.equal(second.masterKey.id, first.masterKey.id);
+    assert.notEqual(second.adminToken, first.adminToken);
+    assert.ok(readFileSync(join(cwd, ".data", "master.key"), "utf8").trim().length > 40);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test("production requires the master key and the admin token, and blocks private targets", () => {
+  assert.throws(() => loadSettings({ NODE_ENV: "production", NOTIFY_ADMIN_TOKEN: "x".repeat(32) }), /NOTIFY_MASTER_KEY is required/);
+  assert.throws(() => loadSettings({ NODE_ENV: "production", NOTIFY_MASTER_KEY: randomBytes(32).toString("base64") }), /NOTIFY_ADMIN_TOKEN is required/);
+  const s = loadSettings({ NODE_ENV: "production", NOTIFY_MASTER_KEY: randomBytes(32).toString("base64"), NOTIFY_ADMIN_TOKEN: "t".repeat(32) });
+  assert.equal(s.allowPrivateTargets, false);
+  assert.equal(s.production, true);
+});
+
+test("bad values are one clear line", () => {
+  const key = randomBytes(32).toString("base64");
+  assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: key, PORT: "http" }), (e: unknown) => e instanceof ConfigError && /PORT must be a whole number/.test(e.message));
+  assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: key, WORKER_CONCURRENCY: "0" }), /WORKER_CONCURRENCY/);
+  assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: key, REDIS_URL: "http://x" }), /REDIS_URL/);
+  assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: key, NOTIFY_ALLOW_PRIVATE_TARGETS: "maybe" }), /true or false/);
+  assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: key, NOTIFY_ADMIN_TOKEN: "short" }), /at least 16/);
+  assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: "abc" }), /32 random bytes/);
+});
+
+test("DEFAULT_SMTP_URL and DEFAULT_FROM", () => {
+  const c = parseSmtpUrl("smtp://us%40er:p%3Ass@mail.example.com:2525", "Acme <a@acme.test>");
+  assert.deepEqual(
+    { host: c.host, port: c.port, secure: c.secure, auth: c.auth },
+    { host: "mail.example.com", port: 2525, secure: false, auth: { type: "password", username: "us@er", password: "p:ss" } },
+  );
+  const tls = parseSmtpUrl("smtps://relay.example.com", undefined);
+  assert.equal(tls.port, 465);
+  assert.equal(tls.secure, true);
+  assert.equal(tls.auth, undefined);
+  assert.deepEqual(parseFrom('"Acme Status" <status@acme.test>'), { fromEmail: "status@acme.test", fromName: "Acme Status" });
+  assert.deepEqual(parseFrom("status@acme.test"), { fromEmail: "status@acme.test" });
+});
