@@ -6,7 +6,7 @@ import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { TokenCache } from "../oauth/token-cache.ts";
 import { tokenSpecFor, type TokenSpec } from "../oauth/spec.ts";
 
-type ProvisionCallback = (user: string, renew: boolean, callback: (err: Error | null, accessToken?: string, expires?: number) => void) => void;
+type ProvisionCallback = (this: { accessToken?: string } | undefined, user: string, renew: boolean, callback: (err: Error | null, accessToken?: string, expires?: number) => void) => void;
 
 export interface XOAuth2Auth {
   type: "OAuth2";
@@ -37,12 +37,15 @@ export class XOAuth2 {
   /** nodemailer `auth` options for a pooled transport of this config. */
   transportAuth(resolved: ResolvedConfig): XOAuth2Auth {
     const spec = this.spec(resolved);
+    const tokens = this.tokens;
     return {
       type: "OAuth2",
       user: spec.user,
-      provisionCallback: (_user, renew, callback) => {
-        const refused = renew ? this.tokens.peek(spec) : undefined;
-        const next = refused ? this.tokens.invalidate(spec, refused).then(() => this.tokens.get(spec)) : this.tokens.get(spec);
+      // A plain function: nodemailer calls it as a method of the connection's own token holder,
+      // whose `accessToken` is the one the server just refused (not whatever the cache has now).
+      provisionCallback: function (this: { accessToken?: string } | undefined, _user, renew, callback) {
+        const refused = renew ? this?.accessToken : undefined;
+        const next = refused ? tokens.invalidate(spec, refused).then(() => tokens.get(spec)) : tokens.get(spec);
         next.then((token) => callback(null, token), (err: Error) => callback(err));
       },
     };

@@ -134,6 +134,9 @@ export class TokenCache {
       const lockValue = randomUUID();
       if (await redis.set(keys.tokenLock(spec.id), lockValue, "PX", this.lockMs, "NX")) {
         try {
+          // The holder before us may have stored a token between our read and our lock.
+          const again = await this.readShared(spec);
+          if (again && (mode === "load" || again.refreshAt > Date.now())) return this.remember(spec, again);
           return await this.fetchAndStore(spec);
         } finally {
           await redis.eval(COMPARE_AND_DELETE, 1, keys.tokenLock(spec.id), lockValue).catch(() => undefined);
