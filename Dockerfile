@@ -17,5 +17,7 @@ COPY . .
 USER node
 EXPOSE 3000
 
-# Same image for both roles; compose runs the API with `npm run api`.
-CMD ["npm", "run", "worker"]
+# Same image for both roles (compose runs workers/api.ts for the API). node runs as PID 1's
+# direct child with no npm or shell in between, so `docker stop`'s SIGTERM reaches it and
+# in-flight emails are finished before exit.
+CMD ["node", "--import", "tsx", "workers/email-worker.ts"]
