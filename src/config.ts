@@ -22,6 +22,8 @@ export interface Settings {
   host: string;
   port: number;
   workerConcurrency: number;
+  /** METRICS_PORT: a worker-only process serves /metrics and /healthz here (off when unset). */
+  metricsPort: number | undefined;
   defaultSmtpUrl: string | undefined;
   defaultFrom: string | undefined;
   allowPrivateTargets: boolean;
@@ -84,6 +86,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
     host: env.HOST?.trim() || "127.0.0.1",
     port: intSetting(env, "PORT", 3000, 0, 65535),
     workerConcurrency: intSetting(env, "WORKER_CONCURRENCY", 20, 1, 1000),
+    metricsPort: env.METRICS_PORT?.trim() ? intSetting(env, "METRICS_PORT", 0, 1, 65535) : undefined,
     defaultSmtpUrl,
     defaultFrom: env.DEFAULT_FROM?.trim() || undefined,
     allowPrivateTargets: boolSetting(env, "NOTIFY_ALLOW_PRIVATE_TARGETS", !production),

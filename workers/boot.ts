@@ -6,11 +6,13 @@ import { MasterKeyError } from "../src/crypto/master-key.ts";
 import { createLogger, type Logger } from "../src/log.ts";
 import { ensureRedis, redactUrl, RedisUnavailableError } from "../src/redis.ts";
 import { openServices, type Services } from "../src/services.ts";
+import { createMetrics, type Metrics } from "../src/metrics.ts";
 
 export interface Booted {
   settings: Settings;
   log: Logger;
   services: Services;
+  metrics: Metrics;
   /** Registers a step to run on shutdown; steps run in reverse order of registration. */
   onShutdown(step: () => Promise<void>): void;
 }
@@ -35,6 +37,8 @@ export async function boot(role: string): Promise<Booted> {
   if (settings.masterKeySource === "generated") log.warn({ file: `${settings.dataDir}/master.key` }, "generated a development master key (set NOTIFY_MASTER_KEY in production)");
   const services = openServices(settings, log);
   steps.push(() => services.close());
+  const metrics = createMetrics();
+  metrics.trackQueue(services.producer.queue);
   log.info({ redis: redactUrl(settings.redisUrl), prefix: settings.prefix, production: settings.production }, "connected to Redis");
 
   let stopping = false;
@@ -50,7 +54,7 @@ export async function boot(role: string): Promise<Booted> {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
-  return { settings, log, services, onShutdown: (step) => steps.push(step) };
+  return { settings, log, services, metrics, onShutdown: (step) => steps.push(step) };
 }
 
 function fatal(err: unknown): never {

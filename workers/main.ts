@@ -2,11 +2,11 @@
 // DEFAULT_SMTP_URL it also runs the dev inbox and sends everything there.
 import { boot } from "./boot.ts";
 import { startApi } from "./start-api.ts";
-import { startDelivery } from "../src/delivery/start.ts";
+import { startWorker } from "./start-worker.ts";
 import { startDevInbox, type DevInbox } from "../src/dev-inbox/inbox.ts";
 
 const booted = await boot("main");
-const { settings, log, services, onShutdown } = booted;
+const { settings, onShutdown } = booted;
 
 let devInbox: DevInbox | undefined;
 if (!settings.production && !settings.defaultSmtpUrl) {
@@ -16,8 +16,7 @@ if (!settings.production && !settings.defaultSmtpUrl) {
   settings.defaultFrom ??= "notify-smtp dev <notifications@example.test>";
 }
 
-const delivery = await startDelivery(services, settings, log);
-onShutdown(() => delivery.stop());
+await startWorker(booted);
 const base = await startApi(booted, { devInbox });
 
 const lines = [

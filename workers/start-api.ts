@@ -2,9 +2,15 @@
 import { buildApp } from "../src/http/app.ts";
 import type { DevInbox } from "../src/dev-inbox/inbox.ts";
 import type { Booted } from "./boot.ts";
+import { createTokenService } from "../src/oauth/token-service.ts";
+import { XOAuth2 } from "../src/delivery/xoauth2.ts";
+import { defaultServerConfig } from "../src/smtp-config/default-server.ts";
 
 export async function startApi(booted: Booted, extras: { devInbox?: DevInbox }): Promise<string> {
-  const { settings, log, services, onShutdown } = booted;
+  const { settings, log, services, metrics, onShutdown } = booted;
+  // Test-sends use the same shared token cache as the workers.
+  const tokenService = createTokenService({ redis: services.redis, keys: services.keys, masterKey: settings.masterKey, allowPrivateTargets: settings.allowPrivateTargets, log });
+  onShutdown(() => tokenService.close());
   const app = await buildApp({
     log,
     redis: services.redis,
@@ -13,6 +19,8 @@ export async function startApi(booted: Booted, extras: { devInbox?: DevInbox }):
     adminToken: settings.adminToken,
     allowPrivateTargets: settings.allowPrivateTargets,
     devInbox: extras.devInbox,
+    metrics,
+    testing: { masterKey: settings.masterKey, xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey), defaultConfig: defaultServerConfig(settings) },
   });
   try {
     await app.listen({ host: settings.host, port: settings.port });

@@ -26,6 +26,11 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
   const code = err.code ?? "EUNKNOWN";
   const text = oneLine(err.response ?? err.message);
 
+  // STARTTLS refused or not offered while required, or the handshake failed.
+  if (code === "ETLS" || err.command === "STARTTLS") {
+    const detail = err.response ? `${oneLine(err.message)} (${text})` : text;
+    return new DeliveryError(detail, { stage: "tls", permanent: true, code: causeCode ?? code, hint: tlsHint(`${err.message} ${err.response ?? ""}`, causeCode) });
+  }
   if (typeof err.responseCode === "number" && err.responseCode >= 400) {
     const stage: Stage = code === "EAUTH" || err.command === "AUTH PLAIN" || err.command?.startsWith("AUTH") ? "auth" : "send";
     const permanent = err.responseCode >= 500;
@@ -34,8 +39,7 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
       hint: smtpHint(err.responseCode, text, stage, context.oauth),
     });
   }
-  const tlsish = code === "ETLS" || TLS_CODES.test(causeCode ?? "") || TLS_CODES.test(err.message);
-  if (tlsish || /STARTTLS|TLS/.test(err.message)) {
+  if (TLS_CODES.test(causeCode ?? "") || TLS_CODES.test(err.message) || /certificate|self.signed|STARTTLS|\bTLS\b|\bSSL\b/i.test(err.message)) {
     return new DeliveryError(text, { stage: "tls", permanent: true, code: causeCode ?? code, hint: tlsHint(err.message, causeCode) });
   }
   if (code === "EAUTH") {
@@ -52,7 +56,11 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
   const socketCode = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH/.exec(`${causeCode ?? ""} ${err.message}`)?.[0];
   return new DeliveryError(text, {
     stage: "connect", permanent: false, code: socketCode ?? code,
-    hint: socketCode === "ECONNREFUSED" ? "nothing accepts connections on that host and port: check `host`, `port` and firewalls" : undefined,
+    hint: socketCode === "ECONNREFUSED"
+      ? "nothing accepts connections on that host and port: check `host`, `port` and firewalls"
+      : /ETIMEDOUT|timeout/i.test(`${socketCode ?? code} ${err.message}`)
+        ? "the server did not answer in time: check `host` and `port`, and that outbound SMTP is not blocked by a firewall"
+        : undefined,
   });
 }
 

@@ -1,11 +1,13 @@
 // One job, one send: the hot path. While the config and token caches are fresh this touches
-// Redis only to write the 250 marker; config, transport, token and templates are in memory.
+// Redis only to write the 250 marker; config, transport, token and templates are in memory,
+// and the message is composed in one pass (compose.ts).
 import { UnrecoverableError, type Job } from "bullmq";
 import type { EmailJobData, SendResult } from "../jobs/contracts.ts";
 import type { ConfigResolver } from "../smtp-config/resolver.ts";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
 import { renderEmail } from "../templates/index.ts";
+import { toMessage } from "./message.ts";
 import { SealError } from "../crypto/seal.ts";
 import { DeliveryError } from "../errors.ts";
 import { classifySmtpError } from "./classify-smtp.ts";
@@ -47,9 +49,9 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
       result = await sendEmail(deps, await resolveConfig(resolver, data.projectId), data);
     } catch (error) {
       const err = classifySmtpError(error);
-      observer?.failed(data.type, err);
-      const jobLog = log.child({ jobId: id, projectId: data.projectId, attempt: job.attemptsMade + 1 });
       const final = err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      observer?.failed(data.type, err, !final);
+      const jobLog = log.child({ jobId: id, projectId: data.projectId, attempt: job.attemptsMade + 1 });
       jobLog[final ? "error" : "warn"]({ stage: err.stage, code: err.code, hint: err.hint, permanent: err.permanent }, err.message);
       throw err.permanent ? permanent(err) : Object.assign(err, { message: err.describe() });
     }
@@ -68,22 +70,14 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
 export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2">, resolved: ResolvedConfig, data: EmailJobData): Promise<SendResult> {
   const { config } = resolved;
   const email = renderEmail(data);
-  const message = {
-    from: config.fromName ? { name: config.fromName, address: config.fromEmail } : config.fromEmail,
-    to: data.to,
-    replyTo: config.replyTo,
-    subject: email.subject,
-    html: email.html,
-    text: email.text,
-    headers: email.headers,
-  };
+  const message = toMessage(config, data.to, email);
   const oauth = config.auth?.type === "oauth" ? deps.xoauth2 : undefined;
   if (config.auth?.type === "oauth" && !oauth) throw new Error("OAuth configs need the XOAUTH2 provider");
   let token = oauth ? await oauth.token(resolved) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      const info = await deps.transports.get(resolved).sendMail(message);
-      return { messageId: info.messageId, response: info.response };
+      const info = await deps.transports.get(resolved).sendMail(message.mail);
+      return { messageId: message.messageId ?? info.messageId, response: info.response };
     } catch (error) {
       const err = classifySmtpError(error, { oauth: Boolean(oauth) });
       if (!oauth || token === undefined || attempt > 1 || err.stage !== "auth" || err.smtpCode !== 535) throw err;

@@ -12,12 +12,12 @@ export function smtpHint(code: number | undefined, text: string, stage: Stage, o
     return "the server rejected the credentials: check the username and password (Google needs an app password or OAuth)";
   }
   if (stage === "auth" && oauth) {
-    if (/mechanism|No supported authentication/i.test(text)) return "the server does not offer XOAUTH2: this server needs password authentication, or a different host";
+    if (code === 504 || /mechanism|No supported authentication|Unrecognized authentication/i.test(text)) return "the server does not offer XOAUTH2: this server needs password authentication, or a different host";
     return "the server refused the OAuth token (a fresh one was tried too): for Microsoft 365 grant SMTP.SendAsApp with admin consent, register the app's service principal in Exchange Online and give it mailbox permission; for Google, grant domain-wide delegation for https://mail.google.com/ and check that the user exists";
   }
   if (stage === "auth") {
     if (code === 535 || code === 534) return "authentication was rejected: check the username and password, or the OAuth app's permissions";
-    if (/mechanism|No supported authentication/i.test(text)) return "the server offers no authentication mechanism we can use for this config";
+    if (code === 504 || /mechanism|No supported authentication|Unrecognized authentication/i.test(text)) return "the server does not offer an authentication mechanism this config can use";
     return "authentication failed";
   }
   if (code === 550 || code === 553 || code === 551) return "the server refused the recipient or sender address: check `fromEmail` is allowed to send and the recipient exists";

@@ -4,5 +4,6 @@ import type { DeliveryError } from "../errors.ts";
 
 export interface DeliveryObserver {
   sent(type: EmailType, seconds: number): void;
-  failed(type: EmailType, err: DeliveryError): void;
+  /** `willRetry`: the job goes back to the queue; otherwise this failure is final. */
+  failed(type: EmailType, err: DeliveryError, willRetry: boolean): void;
 }

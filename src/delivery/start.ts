@@ -4,15 +4,14 @@ import type { Settings } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Services } from "../services.ts";
 import { ConfigResolver } from "../smtp-config/resolver.ts";
-import { parseFrom, parseSmtpUrl } from "../smtp-config/default-server.ts";
+import { defaultServerConfig } from "../smtp-config/default-server.ts";
 import { TransportPool, type TransportPoolOptions } from "./transport-pool.ts";
 import { SentMarkers } from "./sent-markers.ts";
 import { closeWorker, createEmailWorker, type EmailWorker, type EmailWorkerOptions } from "./worker.ts";
 import type { DeliveryObserver } from "./observer.ts";
 import { XOAuth2 } from "./xoauth2.ts";
-import { TokenCache, type TokenObserver } from "../oauth/token-cache.ts";
-import { TokenEndpoint, type TokenEndpointOptions } from "../oauth/token-endpoint.ts";
-import { fetchToken } from "../oauth/grants.ts";
+import type { TokenCache, TokenObserver } from "../oauth/token-cache.ts";
+import { createTokenService, type TokenServiceOptions } from "../oauth/token-service.ts";
 
 export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs" | "allowPrivateTargets">;
 
@@ -20,9 +19,9 @@ export interface DeliveryOptions {
   transport?: Omit<TransportPoolOptions, "log">;
   observer?: DeliveryObserver;
   tokenObserver?: TokenObserver;
-  tokenEndpoint?: Omit<TokenEndpointOptions, "blockPrivateTargets">;
+  tokenEndpoint?: TokenServiceOptions["endpoint"];
   /** Token cache tuning (tests shorten the negative cache). */
-  tokenCache?: { negativeTtlMs?: number; pollMs?: number; lockMs?: number };
+  tokenCache?: TokenServiceOptions["cache"];
   bullmq?: EmailWorkerOptions["bullmq"];
   /** How long `stop()` waits for in-flight jobs. Default 25 s (under Docker's 30 s grace). */
   closeGraceMs?: number;
@@ -37,8 +36,7 @@ export interface Delivery {
 }
 
 export async function startDelivery(services: Services, settings: DeliverySettings, log: Logger, options: DeliveryOptions = {}): Promise<Delivery> {
-  const from = parseFrom(settings.defaultFrom);
-  const defaultConfig = settings.defaultSmtpUrl ? { ...parseSmtpUrl(settings.defaultSmtpUrl, from.fromEmail), ...(from.fromName ? { fromName: from.fromName } : {}) } : null;
+  const defaultConfig = defaultServerConfig(settings);
   const resolver = new ConfigResolver({
     store: services.store,
     subscriber: services.connect("subscriber"),
@@ -47,16 +45,17 @@ export async function startDelivery(services: Services, settings: DeliverySettin
     defaultConfig,
     log,
   });
-  const endpoint = new TokenEndpoint({ ...options.tokenEndpoint, blockPrivateTargets: !settings.allowPrivateTargets });
-  const tokens = new TokenCache({
-    ...options.tokenCache,
+  const tokenService = createTokenService({
     redis: services.redis,
     keys: services.keys,
     masterKey: settings.masterKey,
-    fetch: (spec) => fetchToken(endpoint, spec),
+    allowPrivateTargets: settings.allowPrivateTargets,
     log,
     observer: options.tokenObserver,
+    endpoint: options.tokenEndpoint,
+    cache: options.tokenCache,
   });
+  const { tokens } = tokenService;
   const xoauth2 = new XOAuth2(tokens, settings.masterKey);
   const transports = new TransportPool({ ...options.transport, log, xoauth2 });
   resolver.onChange((projectId) => {
@@ -85,7 +84,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
     async stop() {
       await closeWorker(worker, options.closeGraceMs ?? 25_000);
       transports.closeAll();
-      await endpoint.close();
+      await tokenService.close();
     },
   };
 }

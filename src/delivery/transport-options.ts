@@ -2,6 +2,7 @@
 // unencrypted" and "certificates are always verified" are enforced.
 import { isIP } from "node:net";
 import type SMTPPool from "nodemailer/lib/smtp-pool";
+import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { XOAuth2Auth } from "./xoauth2.ts";
 
@@ -16,25 +17,32 @@ export interface TransportTuning {
   socketTimeoutMs?: number;
 }
 
-/** `oauth` supplies XOAUTH2 tokens; required when the config uses `auth.type = "oauth"`. */
-export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}, oauth?: XOAuth2Auth): SMTPPool.Options {
+/** Where and how to connect: host, port, TLS policy, timeouts. Shared by the pool and test-send. */
+export function connectionOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}): SMTPConnection.Options {
   const { config } = resolved;
   const implicitTls = config.secure && config.port === 465;
-  const hasCredentials = Boolean(config.auth);
-  const options: SMTPPool.Options = {
-    pool: true,
+  return {
     host: config.host,
     port: config.port,
     secure: implicitTls,
     // With credentials, STARTTLS is required even when `secure` is false, unless the
     // operator explicitly allowed plaintext authentication.
-    requireTLS: !implicitTls && (config.secure || (hasCredentials && !config.allowInsecureAuth)),
-    maxConnections: tuning.maxConnections ?? 5,
-    maxMessages: tuning.maxMessages ?? 1000,
+    requireTLS: !implicitTls && (config.secure || (Boolean(config.auth) && !config.allowInsecureAuth)),
     connectionTimeout: tuning.connectionTimeoutMs ?? 10_000,
     greetingTimeout: tuning.connectionTimeoutMs ?? 10_000,
     socketTimeout: tuning.socketTimeoutMs ?? 60_000,
     tls: { rejectUnauthorized: true, minVersion: "TLSv1.2", ...(isIP(config.host) ? {} : { servername: config.host }), ...(tuning.ca ? { ca: tuning.ca } : {}) },
+  };
+}
+
+/** The pooled transport: connection options, pool sizes and credentials. `oauth` is required for OAuth configs. */
+export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}, oauth?: XOAuth2Auth): SMTPPool.Options {
+  const { config } = resolved;
+  const options: SMTPPool.Options = {
+    ...connectionOptions(resolved, tuning),
+    pool: true,
+    maxConnections: tuning.maxConnections ?? 5,
+    maxMessages: tuning.maxMessages ?? 1000,
     disableFileAccess: true,
     disableUrlAccess: true,
   };

@@ -10,10 +10,12 @@ import { installErrorHandling } from "./errors.ts";
 import { adminAuth } from "./auth.ts";
 import { emailRoutes } from "./emails.ts";
 import { jobRoutes } from "./jobs.ts";
-import { smtpConfigRoutes } from "./smtp-config.ts";
+import { smtpConfigRoutes, type SmtpTesting } from "./smtp-config.ts";
 import { healthRoutes } from "./health.ts";
 import { boardRoutes } from "./board.ts";
 import { devInboxRoutes } from "./dev-inbox.ts";
+import { metricsRoutes } from "./metrics.ts";
+import type { Metrics } from "../metrics.ts";
 
 export interface AppDeps {
   log: Logger;
@@ -22,8 +24,12 @@ export interface AppDeps {
   store: SmtpConfigStore;
   adminToken: string;
   allowPrivateTargets: boolean;
+  /** What POST …/smtp-config/test and PUT ?verify=true need. */
+  testing: SmtpTesting;
   /** Mounted at /dev/inbox when present (never in production). */
   devInbox?: DevInbox;
+  /** Served at /metrics when present. */
+  metrics?: Metrics;
 }
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -33,11 +39,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandling(app);
 
   await app.register(healthRoutes, { redis: deps.redis });
+  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(async (v1) => {
     v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken }));
     await v1.register(emailRoutes, { producer: deps.producer });
     await v1.register(jobRoutes, { queue: deps.producer.queue });
-    await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets });
+    await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
   });
   await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken });
   if (deps.devInbox) await app.register(devInboxRoutes, { inbox: deps.devInbox });

@@ -30,3 +30,11 @@ export function parseFrom(from: string | undefined): { fromEmail?: string; fromN
   if (match?.[2]) return { fromEmail: match[2].trim(), fromName: match[1]?.trim() || undefined };
   return { fromEmail: from.trim() };
 }
+
+/** The default server's config from DEFAULT_SMTP_URL and DEFAULT_FROM, or null without one. */
+export function defaultServerConfig(settings: { defaultSmtpUrl?: string; defaultFrom?: string }): SmtpConfig | null {
+  if (!settings.defaultSmtpUrl) return null;
+  const from = parseFrom(settings.defaultFrom);
+  const config = parseSmtpUrl(settings.defaultSmtpUrl, from.fromEmail);
+  return from.fromName ? { ...config, fromName: from.fromName } : config;
+}

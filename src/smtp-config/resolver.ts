@@ -6,7 +6,7 @@ import type { Keys } from "../keys.ts";
 import type { MasterKey } from "../crypto/master-key.ts";
 import { fingerprint } from "../crypto/fingerprint.ts";
 import type { Logger } from "../log.ts";
-import type { SmtpConfigStore } from "./store.ts";
+import type { SmtpConfigStore, StoredConfig } from "./store.ts";
 import type { ResolvedConfig, SmtpConfig } from "./model.ts";
 
 export interface ConfigResolverOptions {
@@ -40,9 +40,7 @@ export class ConfigResolver {
   constructor(private readonly options: ConfigResolverOptions) {
     this.ttlMs = options.ttlMs ?? 60_000;
     const d = options.defaultConfig;
-    this.defaultResolved = d
-      ? { projectId: "(default)", source: "default", config: d, version: 0, fingerprint: fingerprint(options.masterKey, "default", JSON.stringify(d)) }
-      : null;
+    this.defaultResolved = d ? resolveDefault(d, options.masterKey) : null;
   }
 
   async start(): Promise<void> {
@@ -96,17 +94,25 @@ export class ConfigResolver {
   private async load(projectId: string): Promise<ResolvedConfig | null> {
     const generation = this.generation;
     const stored = await this.options.store.get(projectId);
-    const value: ResolvedConfig | null = stored
-      ? {
-          projectId,
-          source: "project",
-          config: stored.config,
-          version: stored.version,
-          fingerprint: fingerprint(this.options.masterKey, projectId, String(stored.version), JSON.stringify(stored.config)),
-        }
-      : this.defaultResolved;
+    const value = stored ? resolveStored(projectId, stored, this.options.masterKey) : this.defaultResolved;
     // A change that raced with this load must not be papered over by the stale value.
     if (generation === this.generation) this.cache.set(projectId, { value, expiresAt: Date.now() + this.ttlMs });
     return value;
   }
+}
+
+/** A project's stored config, ready to send with. */
+export function resolveStored(projectId: string, stored: StoredConfig, masterKey: MasterKey): ResolvedConfig {
+  return {
+    projectId,
+    source: "project",
+    config: stored.config,
+    version: stored.version,
+    fingerprint: fingerprint(masterKey, projectId, String(stored.version), JSON.stringify(stored.config)),
+  };
+}
+
+/** The default server's config, ready to send with. */
+export function resolveDefault(config: SmtpConfig, masterKey: MasterKey): ResolvedConfig {
+  return { projectId: "(default)", source: "default", config, version: 0, fingerprint: fingerprint(masterKey, "default", JSON.stringify(config)) };
 }

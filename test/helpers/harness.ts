@@ -11,6 +11,10 @@ import { openServices, type Services } from "../../src/services.ts";
 import { startDelivery, type Delivery, type DeliveryOptions } from "../../src/delivery/start.ts";
 import { buildApp } from "../../src/http/app.ts";
 import { testCerts } from "./certs.ts";
+import { createTokenService } from "../../src/oauth/token-service.ts";
+import { XOAuth2 } from "../../src/delivery/xoauth2.ts";
+import { defaultServerConfig } from "../../src/smtp-config/default-server.ts";
+import { createMetrics, type Metrics } from "../../src/metrics.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -29,6 +33,7 @@ export interface Harness {
   logs: string[];
   services: Services;
   delivery: Delivery | undefined;
+  metrics: Metrics;
   app: FastifyInstance;
   /** `Authorization` header value for the API. */
   auth: { authorization: string };
@@ -64,14 +69,20 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
   });
   const log = createLogger({ level: "debug", destination: sink });
   const services = openServices(settings, log);
+  const metrics = createMetrics();
+  metrics.trackQueue(services.producer.queue);
   const delivery =
     options.worker === false
       ? undefined
       : await startDelivery(services, settings, log, {
+          observer: metrics.delivery,
+          tokenObserver: metrics.tokens,
           ...options.delivery,
           transport: { ca: testCerts().ca, ...options.delivery?.transport },
           closeGraceMs: 5000,
         });
+  if (delivery) metrics.trackTransports(() => delivery.transports.size);
+  const tokenService = createTokenService({ redis: services.redis, keys: services.keys, masterKey: settings.masterKey, allowPrivateTargets: true, log });
   const app = await buildApp({
     log,
     redis: services.redis,
@@ -79,6 +90,13 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
     store: services.store,
     adminToken: settings.adminToken,
     allowPrivateTargets: settings.allowPrivateTargets,
+    metrics,
+    testing: {
+      masterKey: settings.masterKey,
+      xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey),
+      defaultConfig: defaultServerConfig(settings),
+      tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000 },
+    },
   });
   await app.ready();
 
@@ -88,12 +106,14 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
     logs,
     services,
     delivery,
+    metrics,
     app,
     auth: { authorization: `Bearer ${settings.adminToken}` },
     childEnv,
     async close() {
       await app.close();
       await delivery?.stop();
+      await tokenService.close();
       await deleteKeys(services.redis, settings.prefix);
       await services.close();
     },
