@@ -23,6 +23,8 @@ export interface DeliveryOptions {
   /** Token cache tuning (tests shorten the negative cache). */
   tokenCache?: TokenServiceOptions["cache"];
   bullmq?: EmailWorkerOptions["bullmq"];
+  /** The 250 markers; default `new SentMarkers(services.redis, services.keys)`. */
+  markers?: SentMarkers;
   /** How long `stop()` waits for in-flight jobs. Default 25 s (under Docker's 30 s grace). */
   closeGraceMs?: number;
 }
@@ -67,7 +69,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   const worker = createEmailWorker({
     connection: services.connect("worker"),
     keys: services.keys,
-    deps: { resolver, transports, xoauth2, markers: new SentMarkers(services.redis, services.keys), log, observer: options.observer },
+    deps: { resolver, transports, xoauth2, markers: options.markers ?? new SentMarkers(services.redis, services.keys), log, observer: options.observer },
     concurrency: settings.workerConcurrency,
     backoff: { baseMs: settings.backoffMs, maxMs: settings.backoffMaxMs },
     log,

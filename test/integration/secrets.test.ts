@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createHarness, getJob, waitForJobState, type Harness } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
+import { dumpPrefix } from "../helpers/redis-dump.ts";
 
 const hex = randomBytes(8).toString("hex");
 const PASSWORD = `pw-${hex}`;
@@ -66,32 +67,6 @@ async function send(projectId: string, to: string): Promise<string> {
 }
 
 /** Every value stored under the harness prefix, read according to its type. */
-async function dumpPrefix(): Promise<{ keys: number; text: string }> {
-  const { redis } = h.services;
-  const pattern = `${h.settings.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
-  const parts: string[] = [];
-  let keys = 0;
-  let cursor = "0";
-  do {
-    const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
-    cursor = next;
-    for (const key of batch) {
-      keys++;
-      const type = await redis.type(key);
-      let value: unknown;
-      if (type === "string") value = await redis.get(key);
-      else if (type === "hash") value = await redis.hgetall(key);
-      else if (type === "list") value = await redis.lrange(key, 0, -1);
-      else if (type === "set") value = await redis.smembers(key);
-      else if (type === "zset") value = await redis.zrange(key, 0, -1, "WITHSCORES");
-      else if (type === "stream") value = await redis.xrange(key, "-", "+");
-      else if (type === "none") continue; // expired or removed between SCAN and TYPE
-      else assert.fail(`key ${key} has a type this test cannot read: ${type}`);
-      parts.push(`${key} ${JSON.stringify(value)}`);
-    }
-  } while (cursor !== "0");
-  return { keys, text: parts.join("\n") };
-}
 
 test("deliveries that succeed, retry and fail leave no secret in Redis, logs or API answers", async () => {
   const responses: string[] = [];
@@ -120,8 +95,8 @@ test("deliveries that succeed, retry and fail leave no secret in Redis, logs or 
   assert.ok(smtp.authAttempts.some((a) => !a.ok), "the wrong password was really tried");
 
   // Redis: every key under the prefix, every value.
-  const dump = await dumpPrefix();
-  assert.ok(dump.keys >= 5, `expected job, config and marker keys, found ${dump.keys}`);
+  const dump = await dumpPrefix(h.services.redis, h.settings.prefix);
+  assert.ok(dump.keys.length >= 5, `expected job, config and marker keys, found ${dump.keys.length}`);
   assert.ok(dump.text.includes("nobody@example.com") && dump.text.includes("5.1.1 no such user"), "the dump holds job data and reasons");
   assert.deepEqual(leaks(dump.text), [], "no secret in any Redis value");
 
