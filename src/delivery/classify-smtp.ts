@@ -9,6 +9,8 @@ interface SmtpLikeError extends Error {
   responseCode?: number;
   response?: string;
   command?: string;
+  /** nodemailer replaces a system error's code (ENOTFOUND, cert errors…) with its own and keeps the original here. */
+  originalCode?: string;
   cause?: unknown;
 }
 
@@ -22,7 +24,7 @@ export interface ClassifyContext {
 export function classifySmtpError(error: unknown, context: ClassifyContext = {}): DeliveryError {
   if (error instanceof DeliveryError) return error;
   const err = (error instanceof Error ? error : new Error(String(error))) as SmtpLikeError;
-  const causeCode = (err.cause as { code?: string } | undefined)?.code;
+  const causeCode = err.originalCode ?? (err.cause as { code?: string } | undefined)?.code;
   const code = err.code ?? "EUNKNOWN";
   const text = oneLine(err.response ?? err.message);
 
@@ -59,7 +61,7 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
     hint: socketCode === "ECONNREFUSED"
       ? "nothing accepts connections on that host and port: check `host`, `port` and firewalls"
       : /ETIMEDOUT|timeout/i.test(`${socketCode ?? code} ${err.message}`)
-        ? "the server did not answer in time: check `host` and `port`, and that outbound SMTP is not blocked by a firewall"
+        ? "the server did not answer in time: check `host` and `port` (a port that expects TLS from the first byte must be 465), and that outbound SMTP is not blocked by a firewall"
         : undefined,
   });
 }

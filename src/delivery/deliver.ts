@@ -53,7 +53,7 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
       observer?.failed(data.type, err, !final);
       const jobLog = log.child({ jobId: id, projectId: data.projectId, attempt: job.attemptsMade + 1 });
       jobLog[final ? "error" : "warn"]({ stage: err.stage, code: err.code, hint: err.hint, permanent: err.permanent }, err.message);
-      throw err.permanent ? permanent(err) : Object.assign(err, { message: err.describe() });
+      throw err.permanent ? permanent(err) : withReason(err);
     }
     observer?.sent(data.type, (performance.now() - started) / 1000);
     // The message is accepted: from here on nothing may make this job send it again.
@@ -109,5 +109,14 @@ async function resolveConfig(resolver: ConfigResolver, projectId: string): Promi
 /** BullMQ fails an `UnrecoverableError` at once; the classified reason becomes its message. */
 function permanent(err: DeliveryError): UnrecoverableError {
   const wrapped = new UnrecoverableError(err.describe());
+  // The board shows a job's stack: the reason is what an operator needs, not our file paths.
+  wrapped.stack = `${wrapped.name}: ${wrapped.message}`;
   return Object.assign(wrapped, { delivery: err.toJSON() });
+}
+
+/** A retryable failure, kept as a DeliveryError (the backoff reads its Retry-After). */
+function withReason(err: DeliveryError): DeliveryError {
+  err.message = err.describe();
+  err.stack = `${err.name}: ${err.message}`;
+  return err;
 }

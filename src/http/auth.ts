@@ -15,8 +15,12 @@ export function adminAuth(options: AuthOptions) {
   return async function requireAdmin(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const presented = presentedToken(request.headers.authorization);
     if (presented !== null && timingSafeEqual(digest(presented), expected)) return;
-    if (options.basicChallenge) reply.header("WWW-Authenticate", 'Basic realm="notify-smtp", charset="UTF-8"');
-    else reply.header("WWW-Authenticate", 'Bearer realm="notify-smtp"');
+    if (options.basicChallenge) {
+      reply.header("WWW-Authenticate", 'Basic realm="notify-smtp", charset="UTF-8"');
+      await reply.code(401).send(errorBody("unauthorized", "sign in with any user name and NOTIFY_ADMIN_TOKEN as the password, or send Authorization: Bearer <NOTIFY_ADMIN_TOKEN>"));
+      return;
+    }
+    reply.header("WWW-Authenticate", 'Bearer realm="notify-smtp"');
     await reply.code(401).send(errorBody("unauthorized", "send Authorization: Bearer <NOTIFY_ADMIN_TOKEN>"));
   };
 }

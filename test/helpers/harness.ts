@@ -9,7 +9,7 @@ import { loadSettings, type Settings } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { openServices, type Services } from "../../src/services.ts";
 import { startDelivery, type Delivery, type DeliveryOptions } from "../../src/delivery/start.ts";
-import { buildApp } from "../../src/http/app.ts";
+import { buildApp, type AppDeps } from "../../src/http/app.ts";
 import { testCerts } from "./certs.ts";
 import { createTokenService } from "../../src/oauth/token-service.ts";
 import { XOAuth2 } from "../../src/delivery/xoauth2.ts";
@@ -35,6 +35,8 @@ export interface Harness {
   delivery: Delivery | undefined;
   metrics: Metrics;
   app: FastifyInstance;
+  /** What `app` was built from: lets a test build a variant (e.g. with another Redis client). */
+  appDeps: AppDeps;
   /** `Authorization` header value for the API. */
   auth: { authorization: string };
   /** The env a child worker process needs to join this harness. */
@@ -83,7 +85,7 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
         });
   if (delivery) metrics.trackTransports(() => delivery.transports.size);
   const tokenService = createTokenService({ redis: services.redis, keys: services.keys, masterKey: settings.masterKey, allowPrivateTargets: true, log });
-  const app = await buildApp({
+  const appDeps: AppDeps = {
     log,
     redis: services.redis,
     producer: services.producer,
@@ -97,7 +99,8 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
       defaultConfig: defaultServerConfig(settings),
       tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000 },
     },
-  });
+  };
+  const app = await buildApp(appDeps);
   await app.ready();
 
   return {
@@ -108,6 +111,7 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
     delivery,
     metrics,
     app,
+    appDeps,
     auth: { authorization: `Bearer ${settings.adminToken}` },
     childEnv,
     async close() {
