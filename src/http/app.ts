@@ -10,6 +10,7 @@ import { installErrorHandling } from "./errors.ts";
 import { adminAuth } from "./auth.ts";
 import { emailRoutes } from "./emails.ts";
 import { jobRoutes } from "./jobs.ts";
+import { adminJobRoutes } from "./admin-jobs.ts";
 import { smtpConfigRoutes, type SmtpTesting } from "./smtp-config.ts";
 import { healthRoutes } from "./health.ts";
 import { boardRoutes } from "./board.ts";
@@ -44,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken }));
     await v1.register(emailRoutes, { producer: deps.producer });
     await v1.register(jobRoutes, { queue: deps.producer.queue });
+    await v1.register(adminJobRoutes, { queue: deps.producer.queue });
     await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
   });
   await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken });
