@@ -1,0 +1,165 @@
+// The benchmark's child processes: the SMTP sink (bench/sink.ts) and the product's worker
+// (workers/email-worker.ts), and stopping them.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { CONCURRENCY, REDIS_URL, ROOT, STALL_MS, WORKER_LOG } from "./config.ts";
+import type { FromSink, ToSink } from "./sink-protocol.ts";
+
+export class Sink {
+  private reachedWaiters: ((count: number) => void)[] = [];
+  private statsWaiters: ((stats: { count: number; cpuMicros: number }) => void)[] = [];
+  /** Last count pushed by the sink, and when it last changed. */
+  count = 0;
+  lastChangeAt = performance.now();
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    child.on("message", (raw: unknown) => {
+      const message = raw as FromSink;
+      if (message.type === "progress") {
+        if (message.count !== this.count) this.lastChangeAt = performance.now();
+        this.count = message.count;
+      } else if (message.type === "reached") {
+        this.count = Math.max(this.count, message.count);
+        this.lastChangeAt = performance.now();
+        this.reachedWaiters.shift()?.(message.count);
+      } else if (message.type === "stats") {
+        this.statsWaiters.shift()?.({ count: message.count, cpuMicros: message.cpuMicros });
+      }
+    });
+  }
+
+  static start(abort: AbortController): Promise<Sink> {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "sink.ts")], {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    child.on("exit", (code, signal) => abort.abort(new Error(`the SMTP sink exited (code ${code}, signal ${signal})`)));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the SMTP sink did not start within 15 s")), 15_000);
+      child.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      const onMessage = (raw: unknown) => {
+        const message = raw as FromSink;
+        if (message.type !== "ready") return;
+        child.off("message", onMessage);
+        clearTimeout(timer);
+        resolve(new Sink(child, message.port));
+      };
+      child.on("message", onMessage);
+      abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
+    });
+  }
+
+  private send(message: ToSink): void {
+    this.child.send(message);
+  }
+
+  /**
+   * Resolves with `performance.now()` at the moment the sink reports `total` messages counted.
+   * Rejects when the count stalls for STALL_MS or the run is aborted (a child died, Ctrl-C).
+   */
+  waitFor(total: number, signal: AbortSignal): Promise<number> {
+    this.lastChangeAt = performance.now();
+    return new Promise((resolve, reject) => {
+      const stallCheck = setInterval(() => {
+        if (performance.now() - this.lastChangeAt > STALL_MS) {
+          done();
+          reject(new Error(`delivery stalled: the sink has counted ${this.count} of ${total} messages and nothing arrived for ${STALL_MS / 1000} s`));
+        }
+      }, 500);
+      const onAbort = () => {
+        done();
+        reject(signal.reason);
+      };
+      const done = () => {
+        clearInterval(stallCheck);
+        signal.removeEventListener("abort", onAbort);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.reachedWaiters.push(() => {
+        const at = performance.now();
+        done();
+        resolve(at);
+      });
+      this.send({ type: "target", n: total });
+    });
+  }
+
+  stats(): Promise<{ count: number; cpuMicros: number }> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the sink did not answer a stats request")), 5000);
+      this.statsWaiters.push((stats) => {
+        clearTimeout(timer);
+        resolve(stats);
+      });
+      this.send({ type: "stats" });
+    });
+  }
+}
+
+export interface WorkerHandle {
+  child: ChildProcess;
+  /** Stops the worker on purpose (an exit before this aborts the run). */
+  stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * One worker process, exactly as `npm run worker` runs in production, logging to
+ * bench/worker.log. Extra node flags come from BENCH_WORKER_NODE_ARGS.
+ */
+export function startWorker(settings: { prefix: string; masterKeyB64: string }, abort: AbortController): WorkerHandle {
+  const log = createWriteStream(WORKER_LOG);
+  const workerNodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.trim().split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...workerNodeArgs, "--import", "tsx", "workers/email-worker.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL,
+      NOTIFY_PREFIX: settings.prefix,
+      NOTIFY_MASTER_KEY: settings.masterKeyB64,
+      NOTIFY_ADMIN_TOKEN: randomBytes(24).toString("hex"),
+      NOTIFY_ALLOW_PRIVATE_TARGETS: "true",
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  let stopping = false;
+  child.on("exit", (code, sig) => {
+    if (!stopping) abort.abort(new Error(`the worker exited early (code ${code}, signal ${sig}); see bench/worker.log`));
+  });
+  return {
+    child,
+    stop: (graceMs) => {
+      stopping = true;
+      return stopChild(child, graceMs);
+    },
+  };
+}
+
+function alive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (!alive(child)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}

@@ -1,0 +1,104 @@
+// Who is busy during a phase: CPU time of the bench, the sink, the worker, Redis and the whole
+// machine (Linux /proc; null elsewhere), and the worker's peak memory.
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import type { Sink } from "./children.ts";
+import { COUNT, round } from "./config.ts";
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds a process has used so far. */
+function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of stat (utime, stime); fields[0] is field 3.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Peak resident set size (VmHWM) in MB. */
+export function procPeakRssMb(pid: number): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (all cores, every process). */
+function systemBusySeconds(): number | null {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    const [, ...ticks] = line.trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal …: busy = everything but idle and iowait.
+    const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+async function redisCpuSeconds(redis: Redis): Promise<number | null> {
+  const info = await redis.info("cpu");
+  const user = /used_cpu_user:([\d.]+)/.exec(info);
+  const sys = /used_cpu_sys:([\d.]+)/.exec(info);
+  return user && sys ? Number(user[1]) + Number(sys[1]) : null;
+}
+
+/** CPU seconds of the interesting processes, to see who is busy during a phase. */
+export interface CpuSample {
+  at: number;
+  self: number;
+  sink: number;
+  worker: number | null;
+  redis: number | null;
+  /** The whole machine: lets us see how much CPU other processes took during a phase. */
+  system: number | null;
+}
+
+export async function sample(sink: Sink, redis: Redis, worker: ChildProcess | null): Promise<CpuSample> {
+  const [sinkStats, redisCpu] = await Promise.all([sink.stats(), redisCpuSeconds(redis).catch(() => null)]);
+  const self = process.cpuUsage();
+  return {
+    at: performance.now(),
+    self: (self.user + self.system) / 1e6,
+    sink: sinkStats.cpuMicros / 1e6,
+    worker: worker?.pid ? procCpuSeconds(worker.pid) : null,
+    redis: redisCpu,
+    system: systemBusySeconds(),
+  };
+}
+
+export type CpuPercent = ReturnType<typeof cpuPercent>;
+
+/**
+ * Share of one core each process used between two samples, in percent; `other` is what the
+ * rest of the machine used meanwhile (other programs competing for the same cores).
+ */
+export function cpuPercent(a: CpuSample, b: CpuSample) {
+  const wall = (b.at - a.at) / 1000;
+  const delta = (x: number | null, y: number | null) => (x === null || y === null ? null : y - x);
+  const pct = (d: number | null) => (d === null ? null : round((d / wall) * 100, 0));
+  const ours = [delta(a.self, b.self), delta(a.sink, b.sink), delta(a.worker, b.worker), delta(a.redis, b.redis)];
+  const system = delta(a.system, b.system);
+  const other = system === null ? null : Math.max(0, system - ours.reduce<number>((sum, d) => sum + (d ?? 0), 0));
+  return { bench: pct(ours[0]!), sink: pct(ours[1]!), worker: pct(ours[2]!), redis: pct(ours[3]!), other: pct(other) };
+}
+
+/** CPU milliseconds per email of the process that talks SMTP (the bench itself, or the worker). */
+export function cpuMsPerEmail(a: CpuSample, b: CpuSample, sender: "self" | "worker"): number | null {
+  const x = a[sender];
+  const y = b[sender];
+  return x === null || y === null ? null : round(((y - x) * 1000) / COUNT, 3);
+}
