@@ -13,7 +13,8 @@ export type ServiceSettings = Pick<Settings, "redisUrl" | "prefix" | "masterKey"
 
 export interface Services {
   keys: Keys;
-  /** General-purpose connection (auto-pipelined): configs, markers, readiness. */
+  /** General-purpose connection: configs, markers, tokens, readiness. (Not auto-pipelined: the
+   *  per-tick Pipeline objects cost more than they saved; see bench/.) */
   redis: Redis;
   store: SmtpConfigStore;
   producer: EmailProducer;
@@ -24,7 +25,7 @@ export interface Services {
 
 export function openServices(settings: ServiceSettings, log: Logger): Services {
   const keys = createKeys(settings.prefix);
-  const redis = connectRedis(settings.redisUrl, { autoPipelining: true, connectionName: "notify" });
+  const redis = connectRedis(settings.redisUrl, { connectionName: "notify" });
   redis.on("error", (err: Error) => log.warn({ err: { message: err.message } }, "redis connection error"));
   const store = new SmtpConfigStore(redis, keys, settings.masterKey);
   const producer = createEmailProducer({ redis, prefix: settings.prefix, attempts: settings.attempts });

@@ -27,7 +27,6 @@ export interface ComposedMessage {
 const SAFE_HEADER = /^[\x20-\x7e]*$/;
 /** Body text that needs no transfer encoding (RFC 5322 lines stay under 998 octets). */
 const SEVEN_BIT = /^[\x09\x0a\x0d\x20-\x7e]*$/;
-const LONG_LINE = /[^\r\n]{998}/;
 
 // Unique ids without per-message crypto: a random per-process part, the time and a counter.
 const processPart = randomBytes(6).toString("hex");
@@ -75,11 +74,24 @@ export function composeMessage(input: ComposeInput, now: Date = new Date()): Com
 }
 
 function part(type: string, body: string): string[] {
-  if (SEVEN_BIT.test(body) && !LONG_LINE.test(body)) {
+  if (SEVEN_BIT.test(body) && !hasLongLine(body)) {
     return [`Content-Type: ${type}; charset=utf-8`, "Content-Transfer-Encoding: 7bit", "", body.replace(/\r?\n|\r/g, "\r\n")];
   }
-  const base64 = Buffer.from(body, "utf8").toString("base64").replace(/.{76}(?=.)/g, "$&\r\n");
-  return [`Content-Type: ${type}; charset=utf-8`, "Content-Transfer-Encoding: base64", "", base64];
+  const base64 = Buffer.from(body, "utf8").toString("base64");
+  const lines: string[] = [];
+  for (let i = 0; i < base64.length; i += 76) lines.push(base64.slice(i, i + 76));
+  return [`Content-Type: ${type}; charset=utf-8`, "Content-Transfer-Encoding: base64", "", lines.join("\r\n")];
+}
+
+/** A line of 998 octets or more (RFC 5322's limit). A scan, not a regex: this runs per email. */
+function hasLongLine(body: string): boolean {
+  let start = 0;
+  for (;;) {
+    const end = body.indexOf("\n", start);
+    if ((end === -1 ? body.length : end) - start >= 998) return true;
+    if (end === -1) return false;
+    start = end + 1;
+  }
 }
 
 function formatAddress(address: { name?: string; address: string }): string {

@@ -28,7 +28,8 @@ export function toMessage(config: SmtpConfig, to: string, email: RenderedEmail):
   };
   try {
     const composed = composeMessage(input);
-    return { mail: { envelope: composed.envelope, raw: composed.raw }, messageId: composed.messageId };
+    // messageId too: otherwise nodemailer spends random bytes on an id it never sends.
+    return { mail: { envelope: composed.envelope, raw: composed.raw, messageId: composed.messageId }, messageId: composed.messageId };
   } catch (err) {
     if (!(err instanceof ComposeError)) throw err;
     return { mail: { ...input, textEncoding: "quoted-printable" } };

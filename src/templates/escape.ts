@@ -26,7 +26,8 @@ const NEWLINE = /\r\n|\r|\n/g;
 /** Escaped text whose line breaks survive in HTML (mail clients collapse raw newlines). */
 export function escapeMultiline(s: string): string {
   const escaped = escapeHtml(s);
-  return escaped.includes("\n") || escaped.includes("\r") ? escaped.replace(NEWLINE, "<br>") : escaped;
+  // The newline after <br> keeps source lines short (see layout.ts).
+  return escaped.includes("\n") || escaped.includes("\r") ? escaped.replace(NEWLINE, "<br>\n") : escaped;
 }
 
 const MAX_URL_LENGTH = 2048;

@@ -76,7 +76,7 @@ test("incident: subject, html and text", () => {
 
 test("incident: monitors are listed in html and text, and omitted when absent", () => {
   const r = renderIncident(incident);
-  assert.ok(r.html.includes("<li>api-eu</li><li>api-us</li>"));
+  assert.ok(r.html.includes("<li>api-eu</li>\n<li>api-us</li>"));
   assert.ok(r.text.includes("Affected monitors:\n- api-eu\n- api-us\n"));
   const none = renderIncident({ ...incident, monitors: undefined });
   assert.ok(!none.html.includes("Affected monitors"));
@@ -157,13 +157,18 @@ test("List-Unsubscribe headers only when unsubscribeUrl is set and safe", () => 
   assert.deepEqual(http.headers, { "List-Unsubscribe": "<http://acme.test/u>" });
 });
 
+test("HTML lines stay short, so the part goes out 7bit", () => {
+  const r = renderEmail({ type: "incident", projectId: "p", to: "a@x.test", enqueuedAt: 0, data: { incidentId: "1", title: "t", state: "created", severity: "s", description: "one\ntwo", monitors: ["m1", "m2"], url: "https://x.test/i/1" } });
+  assert.ok(Math.max(...r.html.split("\n").map((line) => line.length)) < 998);
+});
+
 test("line breaks in descriptions and bodies are preserved", () => {
   const multi = "line one\nline two\r\nline <3>\rend";
   const i = renderIncident({ ...incident, description: multi });
-  assert.ok(i.html.includes("line one<br>line two<br>line &lt;3&gt;<br>end"));
+  assert.ok(i.html.includes("line one<br>\nline two<br>\nline &lt;3&gt;<br>\nend"));
   assert.ok(i.text.includes(`\n${multi}\n`));
   const s = renderStatusPage({ ...statusPage, body: "a\n\nb" });
-  assert.ok(s.html.includes(">a<br><br>b</p>"));
+  assert.ok(s.html.includes(">a<br>\n<br>\nb</p>"));
   assert.ok(s.text.includes("\na\n\nb\n"));
 });
 
