@@ -36,7 +36,8 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
   if (typeof err.responseCode === "number" && err.responseCode >= 400) {
     const stage: Stage = code === "EAUTH" || err.command === "AUTH PLAIN" || err.command?.startsWith("AUTH") ? "auth" : "send";
     const permanent = err.responseCode >= 500;
-    return new DeliveryError(text, {
+    // "[send] 550: 5.1.1 …", not "[send] 550: 550 5.1.1 …": the code is already in front.
+    return new DeliveryError(text.replace(/^\d{3}[ -]/, ""), {
       stage, permanent, code: String(err.responseCode), smtpCode: err.responseCode,
       hint: smtpHint(err.responseCode, text, stage, context.oauth),
     });
