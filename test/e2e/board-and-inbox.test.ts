@@ -15,7 +15,7 @@ import type { FastifyInstance } from "fastify";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { buildApp } from "../../src/http/app.ts";
 import { startDevInbox, type DevInbox, type InboxMessage } from "../../src/dev-inbox/inbox.ts";
-import { createHarness, eventually, getJob, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { createHarness, eventually, getJob, waitForJobState, type Harness, passwordConfig, putConfig } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { launchChromium } from "../helpers/browser.ts";
 
@@ -46,16 +46,7 @@ before(async () => {
   h = await createHarness("e2e", {
     env: { DEFAULT_SMTP_URL: inbox.url, DEFAULT_FROM: "notify-smtp dev <notifications@example.test>" },
   });
-  const put = await h.app.inject({
-    method: "PUT",
-    url: "/v1/projects/acme/smtp-config",
-    headers: h.auth,
-    payload: {
-      host: "localhost", port: smtp.port, secure: true, fromEmail: "status@acme.test", fromName: "Acme Status",
-      auth: { type: "password", username: "mailer", password: "e2e-pass" },
-    },
-  });
-  assert.equal(put.statusCode, 200, put.body);
+  await putConfig(h, "acme", passwordConfig(smtp.port, "mailer", "e2e-pass"));
   app = await buildApp({ ...h.appDeps, devInbox: inbox });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const address = app.server.address();

@@ -183,3 +183,17 @@ export function waitForJobState(h: Harness, id: string, states: string[], timeou
     throw new Error(`job ${id} ended ${job.state}, not ${states.join("/")}: ${JSON.stringify(job)}`);
   }, timeoutMs, `job ${id} to be ${states.join(" or ")}`);
 }
+
+/** A STARTTLS + password config for a test SMTP server on localhost. */
+export function passwordConfig(port: number, user: string, pass: string): Record<string, unknown> {
+  return {
+    host: "localhost", port, secure: true, fromEmail: "status@acme.test", fromName: "Acme Status",
+    auth: { type: "password", username: user, password: pass },
+  };
+}
+
+/** PUT a project's SMTP config through the API; fails the test unless it is stored. */
+export async function putConfig(h: Harness, projectId: string, config: Record<string, unknown>): Promise<void> {
+  const res = await h.app.inject({ method: "PUT", url: `/v1/projects/${projectId}/smtp-config`, headers: h.auth, payload: config });
+  if (res.statusCode !== 200) throw new Error(`PUT smtp-config for ${projectId} answered ${res.statusCode}: ${res.body}`);
+}

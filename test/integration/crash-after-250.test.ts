@@ -5,7 +5,7 @@
 // it without sending again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHarness, eventually, type Harness } from "../helpers/harness.ts";
+import { createHarness, eventually, type Harness, passwordConfig, putConfig } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { testCerts } from "../helpers/certs.ts";
 import { startDelivery, type Delivery } from "../../src/delivery/start.ts";
@@ -27,16 +27,7 @@ before(async () => {
   h = await createHarness("crash-after-250", { worker: false });
   smtp = await startTestSmtpServer({ password: { user: "mailer", pass: "s3cret-pass" } });
   ca = writeTestCaFile();
-  const put = await h.app.inject({
-    method: "PUT",
-    url: `/v1/projects/${PROJECT}/smtp-config`,
-    headers: h.auth,
-    payload: {
-      host: "localhost", port: smtp.port, secure: true, fromEmail: "status@acme.test",
-      auth: { type: "password", username: "mailer", password: "s3cret-pass" },
-    },
-  });
-  assert.equal(put.statusCode, 200, put.body);
+  await putConfig(h, PROJECT, passwordConfig(smtp.port, "mailer", "s3cret-pass"));
 });
 
 after(async () => {

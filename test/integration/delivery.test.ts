@@ -2,7 +2,7 @@
 // PLAIN auth, a certificate verified against the test CA).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHarness, eventually, type Harness } from "../helpers/harness.ts";
+import { createHarness, eventually, type Harness, passwordConfig, putConfig } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 
 let h: Harness;
@@ -11,16 +11,7 @@ let smtp: TestSmtpServer;
 before(async () => {
   h = await createHarness("delivery");
   smtp = await startTestSmtpServer({ password: { user: "mailer", pass: "s3cret-pass" } });
-  const put = await h.app.inject({
-    method: "PUT",
-    url: "/v1/projects/p1/smtp-config",
-    headers: h.auth,
-    payload: {
-      host: "localhost", port: smtp.port, secure: true, fromEmail: "status@acme.test", fromName: "Acme Status",
-      auth: { type: "password", username: "mailer", password: "s3cret-pass" },
-    },
-  });
-  assert.equal(put.statusCode, 200, put.body);
+  await putConfig(h, "p1", passwordConfig(smtp.port, "mailer", "s3cret-pass"));
 });
 
 after(async () => {

@@ -3,7 +3,7 @@
 // completes) before the process exits 0. The test process only runs the API/producer.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHarness, eventually, type Harness } from "../helpers/harness.ts";
+import { createHarness, eventually, type Harness, passwordConfig, putConfig } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { childWorkerEnv, startChildWorker, writeTestCaFile, type CaFile, type ChildWorker } from "../helpers/child-worker.ts";
 
@@ -17,16 +17,7 @@ before(async () => {
   h = await createHarness("worker-processes", { worker: false });
   smtp = await startTestSmtpServer({ password: { user: "mailer", pass: "s3cret-pass" } });
   ca = writeTestCaFile();
-  const put = await h.app.inject({
-    method: "PUT",
-    url: `/v1/projects/${PROJECT}/smtp-config`,
-    headers: h.auth,
-    payload: {
-      host: "localhost", port: smtp.port, secure: true, fromEmail: "status@acme.test", fromName: "Acme Status",
-      auth: { type: "password", username: "mailer", password: "s3cret-pass" },
-    },
-  });
-  assert.equal(put.statusCode, 200, put.body);
+  await putConfig(h, PROJECT, passwordConfig(smtp.port, "mailer", "s3cret-pass"));
 });
 
 after(async () => {
