@@ -20,7 +20,7 @@ export async function startApi(booted: Booted, extras: { devInbox?: DevInbox }):
     allowPrivateTargets: settings.allowPrivateTargets,
     devInbox: extras.devInbox,
     metrics,
-    testing: { masterKey: settings.masterKey, xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey), defaultConfig: defaultServerConfig(settings) },
+    testing: { masterKey: settings.masterKey, xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey), defaultConfig: defaultServerConfig(settings), tuning: { blockPrivateTargets: !settings.allowPrivateTargets } },
   });
   try {
     await app.listen({ host: settings.host, port: settings.port });

@@ -49,8 +49,12 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
     // e.g. "Authentication credentials invalid" without a reply code, or no common mechanism.
     return new DeliveryError(text, { stage: "auth", permanent: true, code, hint: smtpHint(undefined, text, "auth", context.oauth) });
   }
-  if (code === "EDNS" || causeCode === "ENOTFOUND") {
-    return new DeliveryError(text, { stage: "connect", permanent: causeCode === "ENOTFOUND" || /ENOTFOUND/.test(err.message), code: causeCode ?? code, hint: "the SMTP host name does not resolve: check `host` for typos" });
+  if (code === "EPRIVATE" || causeCode === "EPRIVATE") {
+    return new DeliveryError(text, { stage: "connect", permanent: true, code: "EPRIVATE", hint: "the SMTP host resolves to a private or loopback address; set NOTIFY_ALLOW_PRIVATE_TARGETS=true if that is intended" });
+  }
+  if (code === "EDNS" || code === "ENOTFOUND" || causeCode === "ENOTFOUND") {
+    const notFound = code === "ENOTFOUND" || causeCode === "ENOTFOUND" || /ENOTFOUND/.test(err.message);
+    return new DeliveryError(text, { stage: "connect", permanent: notFound, code: causeCode ?? code, hint: "the SMTP host name does not resolve: check `host` for typos" });
   }
   if (code === "EENVELOPE") {
     return new DeliveryError(text, { stage: "send", permanent: true, code, hint: "the sender or recipient address was refused" });

@@ -59,7 +59,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   });
   const { tokens } = tokenService;
   const xoauth2 = new XOAuth2(tokens, settings.masterKey);
-  const transports = new TransportPool({ ...options.transport, log, xoauth2 });
+  const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, ...options.transport, log, xoauth2 });
   resolver.onChange((projectId) => {
     transports.closeProject(projectId);
     tokens.dropProject(projectId).catch((err: unknown) => log.warn({ err, projectId }, "could not drop cached tokens"));

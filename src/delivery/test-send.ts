@@ -9,6 +9,7 @@ import { renderTestEmail } from "../templates/test-email.ts";
 import { classifySmtpError } from "./classify-smtp.ts";
 import { connectionOptions, type TransportTuning } from "./transport-options.ts";
 import type { XOAuth2 } from "./xoauth2.ts";
+import { connectPublicOnly } from "../net/public-socket.ts";
 import { toMessage, toRaw } from "./message.ts";
 
 export interface StageTimings {
@@ -38,7 +39,7 @@ export async function testSend(resolved: ResolvedConfig, options: TestSendOption
     try {
       return await run();
     } finally {
-      timings[stage] = Math.round(performance.now() - t);
+      timings[stage] = (timings[stage] ?? 0) + Math.round(performance.now() - t);
     }
   };
   const { config } = resolved;
@@ -51,7 +52,11 @@ export async function testSend(resolved: ResolvedConfig, options: TestSendOption
       const xoauth2 = options.xoauth2;
       token = await lap("token", () => xoauth2.token(resolved));
     }
-    const conn = new SMTPConnection(connectionOptions(resolved, options.tuning));
+    const tuning = options.tuning ?? {};
+    const socket = tuning.blockPrivateTargets
+      ? await lap("connect", () => connectPublicOnly(config.host, config.port, tuning.connectionTimeoutMs ?? 10_000))
+      : undefined;
+    const conn = new SMTPConnection({ ...connectionOptions(resolved, tuning), ...(socket ? { connection: socket } : {}) });
     connection = conn;
     await lap("connect", () => new Promise<void>((resolve, reject) => {
       conn.once("error", reject);

@@ -5,6 +5,7 @@ import type SMTPPool from "nodemailer/lib/smtp-pool";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { XOAuth2Auth } from "./xoauth2.ts";
+import { publicOnlyGetSocket } from "../net/public-socket.ts";
 
 export interface TransportTuning {
   /** Connections per pooled transport. Default 5. */
@@ -15,6 +16,8 @@ export interface TransportTuning {
   ca?: string | string[];
   connectionTimeoutMs?: number;
   socketTimeoutMs?: number;
+  /** Refuse to connect to private/loopback addresses (NOTIFY_ALLOW_PRIVATE_TARGETS=false). */
+  blockPrivateTargets?: boolean;
 }
 
 /** Where and how to connect: host, port, TLS policy, timeouts. Shared by the pool and test-send. */
@@ -40,6 +43,7 @@ export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuni
   const { config } = resolved;
   const options: SMTPPool.Options = {
     ...connectionOptions(resolved, tuning),
+    ...(tuning.blockPrivateTargets ? { getSocket: publicOnlyGetSocket(tuning.connectionTimeoutMs ?? 10_000) } : {}),
     pool: true,
     maxConnections: tuning.maxConnections ?? 5,
     maxMessages: tuning.maxMessages ?? 1000,

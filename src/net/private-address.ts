@@ -1,7 +1,8 @@
 // Guards against server-side request forgery: a project's SMTP host or token URL must not
 // point into our own network unless the operator explicitly allows it.
-import { BlockList, isIP } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { lookup } from "node:dns/promises";
+import { lookup as lookupCallback } from "node:dns";
 
 const blocked = new BlockList();
 for (const [net, bits] of [
@@ -49,3 +50,22 @@ export async function assertPublicHost(host: string): Promise<void> {
     );
   }
 }
+
+/**
+ * A `lookup` for sockets that refuses private answers (error code EPRIVATE). Used at connect
+ * time, so a name that resolved to a public address when the config was saved cannot be
+ * pointed at an internal one later (DNS rebinding): the address checked is the one dialled.
+ */
+export const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
+  lookupCallback(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, "", 4);
+    const list = addresses as unknown as { address: string; family: number }[];
+    const bad = list.find((a) => isPrivateAddress(a.address));
+    if (bad) {
+      const refused = Object.assign(new Error(`${hostname} resolves to ${bad.address}, a private or loopback address`), { code: "EPRIVATE" });
+      return callback(refused, "", 4);
+    }
+    if (options.all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
+    return callback(null, list[0]!.address, list[0]!.family);
+  });
+};

@@ -1,10 +1,8 @@
 // One POST to a token endpoint with undici: bounded in time and size, and every way it can go
 // wrong turned into a classified DeliveryError (stage "token").
-import { lookup as dnsLookup } from "node:dns";
-import type { LookupFunction } from "node:net";
 import { Agent, request, errors as undiciErrors } from "undici";
 import { DeliveryError } from "../errors.ts";
-import { isPrivateAddress } from "../net/private-address.ts";
+import { publicOnlyLookup } from "../net/private-address.ts";
 import { tokenHint } from "./hints.ts";
 
 export interface TokenResponse {
@@ -148,14 +146,3 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
-
-const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, "", 4);
-    const list = addresses as unknown as { address: string; family: number }[];
-    const bad = list.find((a) => isPrivateAddress(a.address));
-    if (bad) return callback(Object.assign(new Error(`${hostname} resolves to a private address (${bad.address})`), { code: "EPRIVATE" }), "", 4);
-    if (options.all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
-    return callback(null, list[0]!.address, list[0]!.family);
-  });
-};

@@ -97,7 +97,7 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
       masterKey: settings.masterKey,
       xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey),
       defaultConfig: defaultServerConfig(settings),
-      tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000 },
+      tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000, blockPrivateTargets: !settings.allowPrivateTargets },
     },
   };
   const app = await buildApp(appDeps);

@@ -63,6 +63,8 @@ export interface AuthAttempt {
 
 export interface TestSmtpServer {
   port: number;
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   received: ReceivedMail[];
   authAttempts: AuthAttempt[];
   /** See the option of the same name; assignable. */
@@ -159,6 +161,8 @@ export async function startTestSmtpServer(options: TestSmtpServerOptions = {}): 
     });
   });
   const port = (server.server.address() as AddressInfo).port;
+  let connections = 0;
+  server.server.on("connection", () => connections++);
 
   return {
     port,
@@ -179,6 +183,9 @@ export async function startTestSmtpServer(options: TestSmtpServerOptions = {}): 
     },
     get dataStarted() {
       return dataStarted;
+    },
+    get connections() {
+      return connections;
     },
     async waitForCount(n, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
