@@ -54,7 +54,7 @@ export async function testSend(resolved: ResolvedConfig, options: TestSendOption
     }
     const tuning = options.tuning ?? {};
     const socket = tuning.blockPrivateTargets
-      ? await lap("connect", () => connectPublicOnly(config.host, config.port, tuning.connectionTimeoutMs ?? 10_000))
+      ? await lap("connect", () => connectPublicOnly(config.host, config.port, tuning.connectionTimeoutMs ?? 10_000, tuning.blockedAddress))
       : undefined;
     const conn = new SMTPConnection({ ...connectionOptions(resolved, tuning), ...(socket ? { connection: socket } : {}) });
     connection = conn;

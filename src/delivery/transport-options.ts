@@ -6,6 +6,7 @@ import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { XOAuth2Auth } from "./xoauth2.ts";
 import { publicOnlyGetSocket } from "../net/public-socket.ts";
+import type { AddressGuard } from "../net/private-address.ts";
 
 export interface TransportTuning {
   /** Connections per pooled transport. Default 5. */
@@ -18,6 +19,8 @@ export interface TransportTuning {
   socketTimeoutMs?: number;
   /** Refuse to connect to private/loopback addresses (NOTIFY_ALLOW_PRIVATE_TARGETS=false). */
   blockPrivateTargets?: boolean;
+  /** With blockPrivateTargets: which addresses count as blocked. Default: private and loopback. */
+  blockedAddress?: AddressGuard;
 }
 
 /** Where and how to connect: host, port, TLS policy, timeouts. Shared by the pool and test-send. */
@@ -43,7 +46,7 @@ export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuni
   const { config } = resolved;
   const options: SMTPPool.Options = {
     ...connectionOptions(resolved, tuning),
-    ...(tuning.blockPrivateTargets ? { getSocket: publicOnlyGetSocket(tuning.connectionTimeoutMs ?? 10_000) } : {}),
+    ...(tuning.blockPrivateTargets ? { getSocket: publicOnlyGetSocket(tuning.connectionTimeoutMs ?? 10_000, tuning.blockedAddress) } : {}),
     pool: true,
     maxConnections: tuning.maxConnections ?? 5,
     maxMessages: tuning.maxMessages ?? 1000,

@@ -51,21 +51,28 @@ export async function assertPublicHost(host: string): Promise<void> {
   }
 }
 
+/** Decides whether an IP address may not be connected to. */
+export type AddressGuard = (ip: string) => boolean;
+
 /**
- * A `lookup` for sockets that refuses private answers (error code EPRIVATE). Used at connect
+ * A `lookup` for sockets that refuses blocked answers (error code EPRIVATE). Used at connect
  * time, so a name that resolved to a public address when the config was saved cannot be
  * pointed at an internal one later (DNS rebinding): the address checked is the one dialled.
  */
-export const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
-  lookupCallback(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, "", 4);
-    const list = addresses as unknown as { address: string; family: number }[];
-    const bad = list.find((a) => isPrivateAddress(a.address));
-    if (bad) {
-      const refused = Object.assign(new Error(`${hostname} resolves to ${bad.address}, a private or loopback address`), { code: "EPRIVATE" });
-      return callback(refused, "", 4);
-    }
-    if (options.all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
-    return callback(null, list[0]!.address, list[0]!.family);
-  });
-};
+export function guardedLookup(blocked: AddressGuard = isPrivateAddress): LookupFunction {
+  return (hostname, options, callback) => {
+    lookupCallback(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, "", 4);
+      const list = addresses as unknown as { address: string; family: number }[];
+      const bad = list.find((a) => blocked(a.address));
+      if (bad) {
+        const refused = Object.assign(new Error(`${hostname} resolves to ${bad.address}, a private or loopback address`), { code: "EPRIVATE" });
+        return callback(refused, "", 4);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
+      return callback(null, list[0]!.address, list[0]!.family);
+    });
+  };
+}
+
+export const publicOnlyLookup: LookupFunction = guardedLookup(isPrivateAddress);

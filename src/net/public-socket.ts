@@ -2,15 +2,15 @@
 // dialled (so DNS rebinding after a config was saved does not get around it). nodemailer
 // takes it through its `getSocket` hook and does TLS on top as usual.
 import { connect, isIP, type Socket } from "node:net";
-import { isPrivateAddress, publicOnlyLookup } from "./private-address.ts";
+import { guardedLookup, isPrivateAddress, type AddressGuard } from "./private-address.ts";
 
-export function connectPublicOnly(host: string, port: number, timeoutMs: number): Promise<Socket> {
+export function connectPublicOnly(host: string, port: number, timeoutMs: number, blocked: AddressGuard = isPrivateAddress): Promise<Socket> {
   const literal = host.replace(/^\[|\]$/g, "");
-  if (isIP(literal) && isPrivateAddress(literal)) {
+  if (isIP(literal) && blocked(literal)) {
     return Promise.reject(Object.assign(new Error(`${host} is a private or loopback address`), { code: "EPRIVATE" }));
   }
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: literal, port, lookup: publicOnlyLookup, autoSelectFamily: true });
+    const socket = connect({ host: literal, port, lookup: guardedLookup(blocked), autoSelectFamily: true });
     const timer = setTimeout(() => fail(Object.assign(new Error(`connecting to ${host}:${port} timed out`), { code: "ETIMEDOUT" })), timeoutMs);
     const fail = (err: Error) => {
       clearTimeout(timer);
@@ -27,9 +27,9 @@ export function connectPublicOnly(host: string, port: number, timeoutMs: number)
 }
 
 /** nodemailer's `getSocket` option: the same connection, in its callback shape. */
-export function publicOnlyGetSocket(timeoutMs: number) {
+export function publicOnlyGetSocket(timeoutMs: number, blocked: AddressGuard = isPrivateAddress) {
   return (options: { host?: string; port?: number | string }, callback: (err: Error | null, socketOptions?: { connection: Socket }) => void): void => {
-    connectPublicOnly(options.host ?? "", Number(options.port ?? 25), timeoutMs).then(
+    connectPublicOnly(options.host ?? "", Number(options.port ?? 25), timeoutMs, blocked).then(
       (connection) => callback(null, { connection }),
       (err: Error) => callback(err),
     );
