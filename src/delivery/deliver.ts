@@ -8,6 +8,7 @@ import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
 import { renderEmail } from "../templates/index.ts";
 import { toMessage } from "./message.ts";
+import { checkJobData } from "../jobs/validate.ts";
 import { SealError } from "../crypto/seal.ts";
 import { DeliveryError } from "../errors.ts";
 import { classifySmtpError } from "./classify-smtp.ts";
@@ -46,6 +47,11 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
     }
     let result: SendResult;
     try {
+      const invalid = checkJobData(data);
+      if (invalid.length > 0) {
+        const fields = invalid.map((e) => `${e.field} ${e.message}`).join("; ");
+        throw new DeliveryError(`the job's data is invalid: ${fields}`, { stage: "config", permanent: true, code: "invalid_job_data", hint: "enqueue with createEmailProducer or POST /v1/emails, which validate" });
+      }
       result = await sendEmail(deps, await resolveConfig(resolver, data.projectId), data);
     } catch (error) {
       const err = classifySmtpError(error);

@@ -38,7 +38,23 @@ export function installErrorHandling(app: FastifyInstance): void {
       // Fastify's own client errors (malformed JSON, empty body): say what, not where.
       return reply.code(statusCode).send(errorBody("bad_request", error.message.replace(/^FST_\w+: /, "")));
     }
+    if (isRedisUnavailable(error)) {
+      request.log.warn({ err: { message: error.message } }, "Redis unavailable");
+      reply.header("Retry-After", "5");
+      return reply.code(503).send(errorBody("redis_unavailable", "the queue (Redis) is not reachable; nothing was changed, try again shortly"));
+    }
     request.log.error({ err: error }, "request failed");
     return reply.code(500).send(errorBody("internal", "something went wrong on our side; the log has the details"));
   });
+}
+
+/** ioredis gave up on a command: the connection is down or the offline queue is off. */
+function isRedisUnavailable(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return (
+    error.name === "MaxRetriesPerRequestError" ||
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    /^(Connection is closed|Stream isn't writeable)/.test(error.message)
+  );
 }

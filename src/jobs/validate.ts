@@ -1,6 +1,6 @@
 // Validates an email request: the envelope first, then `data` against its type's schema.
 import { EMAIL_TYPES, type EmailRequest, type EmailType } from "./contracts.ts";
-import { dataSchemas, emailRequestSchema } from "./schemas.ts";
+import { dataSchemas, emailAddressSchema, emailRequestSchema } from "./schemas.ts";
 import { compileValidator, ValidationError, type FieldError } from "../validation.ts";
 
 const validateEnvelope = compileValidator(emailRequestSchema);
@@ -24,3 +24,19 @@ export function parseEmailRequest(input: unknown): EmailRequest {
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/**
+ * Field errors of a queued job's data (empty when it is sound). The producer only queues valid
+ * jobs, but a queue can also be fed by other code or another version, and a malformed job
+ * must fail once with a reason rather than retry eight times.
+ */
+export function checkJobData(job: unknown): FieldError[] {
+  const value = job as { type?: unknown; to?: unknown; data?: unknown } | null;
+  if (!value || typeof value.type !== "string" || !(EMAIL_TYPES as readonly string[]).includes(value.type)) {
+    return [{ field: "type", message: `must be one of: ${EMAIL_TYPES.join(", ")}` }];
+  }
+  const errors = validateRecipient(value.to, "to");
+  return errors.concat(isObject(value.data) ? validateData[value.type as EmailType](value.data, "data") : [{ field: "data", message: "must be an object" }]);
+}
+
+const validateRecipient = compileValidator(emailAddressSchema);

@@ -9,6 +9,9 @@ import { createHarness, waitForJobState, type Harness } from "../helpers/harness
 import { freePort, startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { startTokenServer, type TestTokenServer } from "../helpers/token-server.ts";
 import { buildApp } from "../../src/http/app.ts";
+import { createEmailProducer } from "../../src/producer.ts";
+import { SmtpConfigStore } from "../../src/smtp-config/store.ts";
+import { createKeys } from "../../src/keys.ts";
 
 const hex = randomBytes(6).toString("hex");
 const PASS = `smtp-pass-${hex}`;
@@ -200,6 +203,30 @@ test("/readyz answers 503 when Redis is unreachable, while /healthz stays 200", 
     assert.equal(health.statusCode, 200);
   } finally {
     await app.close();
+    redis.disconnect();
+  }
+});
+
+test("with Redis down, enqueueing and config changes answer 503 redis_unavailable, not 500", async () => {
+  const redis = new Redis({ host: "127.0.0.1", port: await freePort(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  redis.on("error", () => {});
+  const producer = createEmailProducer({ redis, prefix: h.settings.prefix });
+  const store = new SmtpConfigStore(redis, createKeys(h.settings.prefix), h.settings.masterKey);
+  const app = await buildApp({ ...h.appDeps, redis, producer, store, metrics: undefined });
+  try {
+    await app.ready();
+    const email = await app.inject({ method: "POST", url: "/v1/emails", headers: h.auth, payload: {
+      type: "alert", projectId: "p", to: ["a@example.com"], data: { alertId: "1", title: "t", state: "created", severity: "s" },
+    } });
+    const config = await app.inject({ method: "GET", url: "/v1/projects/p/smtp-config", headers: h.auth });
+    for (const res of [email, config]) {
+      assert.equal(res.statusCode, 503, res.body);
+      assert.equal((res.json() as { error: { code: string } }).error.code, "redis_unavailable");
+      assert.equal(res.headers["retry-after"], "5");
+    }
+  } finally {
+    await app.close();
+    await producer.queue.close().catch(() => undefined);
     redis.disconnect();
   }
 });

@@ -137,3 +137,12 @@ test(
     assert.equal(torn.length, 0, `${torn.length} of 30 answers showed "failed" with the fields from before the failure, e.g. ${torn[0]}`);
   },
 );
+
+test("a malformed job added straight to the queue fails once with the reason instead of retrying", async () => {
+  const queue = h.services.producer.queue;
+  const bad = { type: "incident", projectId: "p-unconfigured", to: "not-an-address", data: { incidentId: "1" }, enqueuedAt: Date.now() };
+  const job = await queue.add("incident", bad as unknown as Parameters<typeof queue.add>[1], { jobId: "malformed-1" });
+  const failed = await waitForJobState(h, job.id!, ["failed"]);
+  assert.equal(failed.attempts, 1);
+  assert.match(failed.failedReason ?? "", /^\[config\] invalid_job_data: .*to must be an email address.*data\.title is required/);
+});
