@@ -11,9 +11,7 @@ import { openServices, type Services } from "../../src/services.ts";
 import { startDelivery, type Delivery, type DeliveryOptions } from "../../src/delivery/start.ts";
 import { buildApp, type AppDeps } from "../../src/http/app.ts";
 import { testCerts } from "./certs.ts";
-import { createTokenService } from "../../src/oauth/token-service.ts";
-import { XOAuth2 } from "../../src/delivery/xoauth2.ts";
-import { defaultServerConfig } from "../../src/smtp-config/default-server.ts";
+import { assembleApiDeps } from "../../src/http/api-deps.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -84,22 +82,8 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
           closeGraceMs: 5000,
         });
   if (delivery) metrics.trackTransports(() => delivery.transports.size);
-  const tokenService = createTokenService({ redis: services.redis, keys: services.keys, masterKey: settings.masterKey, allowPrivateTargets: true, log });
-  const appDeps: AppDeps = {
-    log,
-    redis: services.redis,
-    producer: services.producer,
-    store: services.store,
-    adminToken: settings.adminToken,
-    allowPrivateTargets: settings.allowPrivateTargets,
-    metrics,
-    testing: {
-      masterKey: settings.masterKey,
-      xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey),
-      defaultConfig: defaultServerConfig(settings),
-      tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000, blockPrivateTargets: !settings.allowPrivateTargets },
-    },
-  };
+  const api = assembleApiDeps(services, settings, log, { metrics, tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000 } });
+  const appDeps = api.deps;
   const app = await buildApp(appDeps);
   await app.ready();
 
@@ -117,7 +101,7 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
     async close() {
       await app.close();
       await delivery?.stop();
-      await tokenService.close();
+      await api.close();
       await deleteKeys(services.redis, settings.prefix);
       await services.close();
     },
