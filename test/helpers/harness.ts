@@ -181,3 +181,10 @@ export async function putConfig(h: Harness, projectId: string, config: Record<st
   const res = await h.app.inject({ method: "PUT", url: `/v1/projects/${projectId}/smtp-config`, headers: h.auth, payload: config });
   if (res.statusCode !== 200) throw new Error(`PUT smtp-config for ${projectId} answered ${res.statusCode}: ${res.body}`);
 }
+
+/** POST /v1/emails through the API; fails the test unless it answers 202. Returns the job ids in order. */
+export async function enqueue(h: Harness, request: Record<string, unknown>): Promise<string[]> {
+  const res = await h.app.inject({ method: "POST", url: "/v1/emails", headers: h.auth, payload: request });
+  if (res.statusCode !== 202) throw new Error(`POST /v1/emails answered ${res.statusCode}: ${res.body}`);
+  return (res.json() as { jobs: { id: string }[] }).jobs.map((job) => job.id);
+}

@@ -3,7 +3,7 @@
 // ports and implicit TLS on 465. Loopback is private, so these tests block only 10.0.0.0/8.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHarness, passwordConfig, putConfig, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { createHarness, passwordConfig, putConfig, waitForJobState, type Harness, enqueue } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 
 let h: Harness;
@@ -23,11 +23,8 @@ after(async () => {
 });
 
 async function sendOne(projectId: string, to: string): Promise<void> {
-  const res = await h.app.inject({ method: "POST", url: "/v1/emails", headers: h.auth, payload: {
-    type: "alert", projectId, to: [to], data: { alertId: "1", title: "Disk full", state: "created", severity: "high" },
-  } });
-  const [job] = (res.json() as { jobs: { id: string }[] }).jobs;
-  const done = await waitForJobState(h, job!.id, ["completed"]);
+  const [id] = await enqueue(h, { type: "alert", projectId, to: [to], data: { alertId: "1", title: "Disk full", state: "created", severity: "high" } });
+  const done = await waitForJobState(h, id!, ["completed"]);
   assert.match(done.result?.response ?? "", /^250/);
 }
 

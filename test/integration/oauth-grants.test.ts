@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { createHarness, eventually, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { createHarness, eventually, waitForJobState, type Harness, enqueue } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { startTokenServer, type TestTokenServer } from "../helpers/token-server.ts";
 import { dumpPrefix } from "../helpers/redis-dump.ts";
@@ -75,11 +75,8 @@ async function configure(projectId: string, fromEmail: string, auth: Record<stri
   await eventually(() => (changed.has(projectId) ? true : undefined), 5000, `config change of ${projectId}`);
 }
 
-async function enqueue(projectId: string, to: string[]): Promise<string[]> {
-  const res = await h.app.inject({ method: "POST", url: "/v1/emails", headers: h.auth,
-    payload: { type: "alert", projectId, to, data: { alertId: "7", title: "Disk full", state: "created", severity: "high" } } });
-  assert.equal(res.statusCode, 202, res.body);
-  const ids = (res.json() as { jobs: { id: string }[] }).jobs.map((j) => j.id);
+async function enqueueAlert(projectId: string, to: string[]): Promise<string[]> {
+  const ids = await enqueue(h, { type: "alert", projectId, to, data: { alertId: "7", title: "Disk full", state: "created", severity: "high" } });
   jobIds.push(...ids);
   return ids;
 }
@@ -87,7 +84,7 @@ async function enqueue(projectId: string, to: string[]): Promise<string[]> {
 /** Delivers one email and checks the SMTP side: the XOAUTH2 user and exactly the token `server` issued. */
 async function deliverOne(projectId: string, to: string, user: string, server: TestTokenServer): Promise<void> {
   const issuedBefore = server.issued.length;
-  const [id] = await enqueue(projectId, [to]);
+  const [id] = await enqueueAlert(projectId, [to]);
   const job = await waitForJobState(h, id!, ["completed"]);
   const mail = smtp.received.find((m) => m.to.includes(to));
   assert.ok(mail, `the SMTP server received the email to ${to}`);
@@ -194,10 +191,10 @@ test("invalid_client fails every job at once with the reason and hint; the provi
       assert.match(job.failedReason ?? "", /Hint: .*secret's Value/);
     }
   };
-  await check(await enqueue("bad", ["b1@example.com", "b2@example.com", "b3@example.com", "b4@example.com", "b5@example.com"]));
+  await check(await enqueueAlert("bad", ["b1@example.com", "b2@example.com", "b3@example.com", "b4@example.com", "b5@example.com"]));
   assert.equal(strict.requests.length, 1, "one token request for five jobs");
   assert.equal(strict.requests[0]!.status, 401);
-  await check(await enqueue("bad", ["b6@example.com", "b7@example.com", "b8@example.com", "b9@example.com", "b10@example.com"]));
+  await check(await enqueueAlert("bad", ["b6@example.com", "b7@example.com", "b8@example.com", "b9@example.com", "b10@example.com"]));
   assert.equal(strict.requests.length, 1, "the remembered error answered the next five");
   assert.equal(smtp.received.filter((m) => m.to.some((t) => /^b\d+@/.test(t))).length, 0);
 });
@@ -205,7 +202,7 @@ test("invalid_client fails every job at once with the reason and hint; the provi
 test("503 twice with Retry-After: 1, then 200: delivered, and the retry waited for Retry-After", async () => {
   await configure("flaky", "alerts@flaky.test", { clientId: "flaky-app", clientSecret: FLAKY_SECRET, tokenUrl: flaky.url, scope: OUTLOOK });
   for (let i = 0; i < 2; i++) flaky.script.push({ status: 503, body: { error: "temporarily_unavailable" }, headers: { "retry-after": "1" } });
-  const [id] = await enqueue("flaky", ["flaky@example.com"]);
+  const [id] = await enqueueAlert("flaky", ["flaky@example.com"]);
   const job = await waitForJobState(h, id!, ["completed"], 30_000);
   assert.deepEqual(flaky.requests.map((r) => r.status), [503, 503, 200]);
   // BullMQ 6 counts every finished attempt, the successful one included: 2 failures + 1 success.

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { createHarness, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { createHarness, waitForJobState, type Harness, enqueue } from "../helpers/harness.ts";
 import { freePort, startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { startTokenServer, type TestTokenServer } from "../helpers/token-server.ts";
 import { buildApp } from "../../src/http/app.ts";
@@ -70,9 +70,7 @@ async function scrape(): Promise<(name: string, labels?: Record<string, string>)
 }
 
 async function send(projectId: string, to: string, type = "incident", data: object = incident): Promise<string> {
-  const res = await h.app.inject({ method: "POST", url: "/v1/emails", headers: h.auth, payload: { type, projectId, to: [to], data } });
-  assert.equal(res.statusCode, 202, res.body);
-  return (res.json() as { jobs: { id: string }[] }).jobs[0]!.id;
+  return (await enqueue(h, { type, projectId, to: [to], data }))[0]!;
 }
 
 test("the exposition parser reads names, sorted labels and values", () => {

@@ -3,7 +3,7 @@
 // was saved (simulated here by storing configs directly, past the PUT validation).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHarness, passwordConfig, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { createHarness, passwordConfig, waitForJobState, type Harness, enqueue } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import type { SmtpConfig } from "../../src/smtp-config/model.ts";
 
@@ -31,11 +31,8 @@ for (const host of ["localhost", "127.0.0.1"]) {
     const projectId = `rebound-${host.replace(/\W/g, "")}`;
     const config = { ...passwordConfig(smtp.port, "mailer", "pw-private"), host } as unknown as SmtpConfig;
     await h.services.store.put(projectId, config);
-    const res = await h.app.inject({ method: "POST", url: "/v1/emails", headers: h.auth, payload: {
-      type: "incident", projectId, to: ["ops@example.com"], data: { incidentId: "1", title: "t", state: "created", severity: "s" },
-    } });
-    const [job] = (res.json() as { jobs: { id: string }[] }).jobs;
-    const failed = await waitForJobState(h, job!.id, ["failed"]);
+    const [id] = await enqueue(h, { type: "incident", projectId, to: ["ops@example.com"], data: { incidentId: "1", title: "t", state: "created", severity: "s" } });
+    const failed = await waitForJobState(h, id!, ["failed"]);
     assert.equal(failed.attempts, 1, "permanent: no retries");
     assert.match(failed.failedReason ?? "", /^\[connect\] EPRIVATE: .*private or loopback.*Hint: .*NOTIFY_ALLOW_PRIVATE_TARGETS/);
 

@@ -3,7 +3,7 @@
 // once with a reason that names the stage and says what to do.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHarness, eventually, getJob, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { createHarness, eventually, getJob, waitForJobState, type Harness, enqueue } from "../helpers/harness.ts";
 import { freePort, startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 
 const USER = "mailer";
@@ -24,17 +24,10 @@ async function putConfig(projectId: string, port: number): Promise<void> {
 }
 
 /** Enqueues one incident to one recipient and returns its job id. */
-async function enqueue(projectId: string, to: string): Promise<string> {
-  const res = await h.app.inject({
-    method: "POST",
-    url: "/v1/emails",
-    headers: h.auth,
-    payload: { type: "incident", projectId, to: [to], data: { incidentId: "7", title: "Disk full", state: "created", severity: "major" } },
-  });
-  assert.equal(res.statusCode, 202, res.body);
-  const { jobs } = res.json() as { jobs: { id: string; to: string }[] };
-  assert.equal(jobs.length, 1);
-  return jobs[0]!.id;
+async function enqueueOne(projectId: string, to: string): Promise<string> {
+  const ids = await enqueue(h, { type: "incident", projectId, to: [to], data: { incidentId: "7", title: "Disk full", state: "created", severity: "major" } });
+  assert.equal(ids.length, 1);
+  return ids[0]!;
 }
 
 const receivedBy = (server: TestSmtpServer, to: string) => server.received.filter((m) => m.to.includes(to));
@@ -53,7 +46,7 @@ after(async () => {
 
 test("a 451 at DATA is retried with backoff and then delivered exactly once", async () => {
   smtp.script.push({ at: "DATA", code: 451, message: "4.3.0 try again later" });
-  const id = await enqueue("p-retry", "451-data@example.com");
+  const id = await enqueueOne("p-retry", "451-data@example.com");
 
   const job = await waitForJobState(h, id, ["completed"]);
   assert.equal(smtp.script.length, 0, "the scripted 451 was used");
@@ -64,7 +57,7 @@ test("a 451 at DATA is retried with backoff and then delivered exactly once", as
 
 test("a 451 at RCPT is retried and then delivered", async () => {
   smtp.script.push({ at: "RCPT", code: 451, message: "4.3.0 greylisted, try again later" });
-  const id = await enqueue("p-retry", "451-rcpt@example.com");
+  const id = await enqueueOne("p-retry", "451-rcpt@example.com");
 
   const job = await waitForJobState(h, id, ["completed"]);
   assert.equal(smtp.script.length, 0);
@@ -74,7 +67,7 @@ test("a 451 at RCPT is retried and then delivered", async () => {
 
 test("a 550 at RCPT fails at once after one attempt, with stage, code and hint", async () => {
   smtp.script.push({ at: "RCPT", code: 550, message: "5.1.1 no such user" });
-  const id = await enqueue("p-retry", "nobody@example.com");
+  const id = await enqueueOne("p-retry", "nobody@example.com");
 
   const job = await waitForJobState(h, id, ["failed"]);
   assert.equal(smtp.script.length, 0);
@@ -90,7 +83,7 @@ test("a 550 at RCPT fails at once after one attempt, with stage, code and hint",
 test("a refused connection is retried until a server listens on that port, then delivered", async () => {
   const port = await freePort();
   await putConfig("p-refused", port);
-  const id = await enqueue("p-refused", "refused@example.com");
+  const id = await enqueueOne("p-refused", "refused@example.com");
 
   const retrying = await eventually(async () => {
     const job = await getJob(h, id);
@@ -111,7 +104,7 @@ test("a refused connection is retried until a server listens on that port, then 
 });
 
 test("a project with no config and no DEFAULT_SMTP_URL fails at once with no_smtp_config", async () => {
-  const id = await enqueue("p-unconfigured", "lost@example.com");
+  const id = await enqueueOne("p-unconfigured", "lost@example.com");
 
   const job = await waitForJobState(h, id, ["failed"]);
   assert.equal(job.attempts, 1);
@@ -126,7 +119,7 @@ test(
   async () => {
     const torn: string[] = [];
     for (let i = 0; i < 30; i++) {
-      const id = await enqueue("p-unconfigured", `torn-${i}@example.com`);
+      const id = await enqueueOne("p-unconfigured", `torn-${i}@example.com`);
       // Poll as fast as the route answers, so the read straddles the failure if it can.
       const first = await eventually(async () => {
         const job = await getJob(h, id);

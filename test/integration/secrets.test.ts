@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { createHarness, getJob, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { createHarness, getJob, waitForJobState, type Harness, enqueue } from "../helpers/harness.ts";
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { dumpPrefix } from "../helpers/redis-dump.ts";
 
@@ -54,16 +54,9 @@ async function putConfig(projectId: string, password: string): Promise<string> {
 }
 
 async function send(projectId: string, to: string): Promise<string> {
-  const res = await h.app.inject({
-    method: "POST",
-    url: "/v1/emails",
-    headers: h.auth,
-    payload: { type: "incident", projectId, to: [to], data: { incidentId: "1", title: "Secret test", state: "created", severity: "minor" } },
-  });
-  assert.equal(res.statusCode, 202, res.body);
-  const id = (res.json() as { jobs: { id: string }[] }).jobs[0]!.id;
-  jobIds.push(id);
-  return id;
+  const [id] = await enqueue(h, { type: "incident", projectId, to: [to], data: { incidentId: "1", title: "Secret test", state: "created", severity: "minor" } });
+  jobIds.push(id!);
+  return id!;
 }
 
 /** Every value stored under the harness prefix, read according to its type. */
