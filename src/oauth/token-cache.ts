@@ -79,11 +79,6 @@ export class TokenCache {
     return (await this.singleFlight(spec, "load")).token;
   }
 
-  /** The token this process would use now, if any (no Redis, no provider). */
-  peek(spec: TokenSpec): string | undefined {
-    const hit = this.local.get(spec.id);
-    return hit && hit.expiresAt > Date.now() ? hit.token : undefined;
-  }
 
   /** A server refused `token`: forget it here and in Redis (unless it was already replaced). */
   async invalidate(spec: TokenSpec, token: string): Promise<void> {

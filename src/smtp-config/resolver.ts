@@ -72,11 +72,6 @@ export class ConfigResolver {
     return pending;
   }
 
-  /** The project's own config only (no default), bypassing nothing: used by the API's test-send. */
-  async resolveOwn(projectId: string): Promise<ResolvedConfig | null> {
-    const resolved = await this.resolve(projectId);
-    return resolved?.source === "project" ? resolved : null;
-  }
 
   invalidate(projectId: string): void {
     this.cache.delete(projectId);
