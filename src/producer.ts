@@ -1,7 +1,8 @@
 // createEmailProducer: what application code uses to enqueue email. Validates, fans out one
 // job per recipient, and adds them all in one round trip.
 import type { Redis } from "ioredis";
-import { connectRedis } from "./redis.ts";
+import { closeConnection, connectRedis, RedisUnavailableError } from "./redis.ts";
+import { isConnectionError } from "./redis/health.ts";
 import { createKeys } from "./keys.ts";
 import { createEmailQueue, type EmailQueue, type JobDefaults } from "./queue.ts";
 import { parseEmailRequest } from "./jobs/validate.ts";
@@ -13,6 +14,11 @@ export interface EmailProducerOptions extends JobDefaults {
   redis?: string | Redis;
   /** Key prefix; must match the workers'. Default `{notify}`. */
   prefix?: string;
+  /**
+   * How long `enqueue` waits for Redis before it rejects with `RedisUnavailableError`.
+   * Default 4000 ms, so that an HTTP caller gets its 503 within 5 s.
+   */
+  timeoutMs?: number;
 }
 
 export interface EnqueuedJob {
@@ -38,12 +44,14 @@ export function createEmailProducer(options: EmailProducerOptions = {}): EmailPr
     async enqueue(input) {
       const request = parseEmailRequest(input);
       const jobs = toJobs(request, Date.now());
-      await queue.addBulk(jobs.map((job) => ({ name: job.data.type, data: job.data, opts: { jobId: job.id, priority: PRIORITY[job.data.type] } })));
+      const adding = queue.addBulk(jobs.map((job) => ({ name: job.data.type, data: job.data, opts: { jobId: job.id, priority: PRIORITY[job.data.type] } })));
+      await withinDeadline(adding, options.timeoutMs ?? 4000);
       return { jobs: jobs.map(({ id, data }) => ({ id, to: data.to })) };
     },
     async close() {
-      await queue.close();
-      if (ownsConnection) await connection.quit().catch(() => connection.disconnect());
+      // Bounded: closing while Redis is away must not hang the application's own shutdown.
+      await Promise.race([queue.close().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (ownsConnection) await closeConnection(connection);
     },
   };
 }
@@ -60,4 +68,27 @@ function toJobs(request: EmailRequest, now: number): { id: string; data: EmailJo
     jobs.push({ id: jobIdFor(request.projectId, request.type, to, request.idempotencyKey), data });
   }
   return jobs;
+}
+
+/**
+ * Redis answers, or the caller hears within `ms` that it did not. A timed-out add may still
+ * land once Redis is back: enqueue again with the same idempotencyKey and it is the same job.
+ */
+async function withinDeadline(adding: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${ms} ms; the email may not be enqueued (retry with the same idempotencyKey)`)), ms);
+  });
+  try {
+    await Promise.race([adding, late]);
+  } catch (err) {
+    if (err instanceof RedisUnavailableError) {
+      adding.catch(() => {});
+      throw err;
+    }
+    if (isConnectionError(err)) throw new RedisUnavailableError(`Redis is not reachable: ${(err as Error).message}`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }

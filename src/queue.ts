@@ -28,9 +28,13 @@ export function defaultJobOptions(defaults: JobDefaults = {}): JobsOptions {
 }
 
 export function createEmailQueue(connection: Redis, keys: Keys, defaults: JobDefaults = {}): EmailQueue {
-  return new Queue<EmailJobData, SendResult>(QUEUE_NAME, {
+  const queue = new Queue<EmailJobData, SendResult>(QUEUE_NAME, {
     connection,
     prefix: keys.bullPrefix,
     defaultJobOptions: defaultJobOptions(defaults),
   });
+  // The connection's own outage reporting (redis/health.ts) covers these; without a listener
+  // BullMQ would print each one with its stack to stderr.
+  queue.on("error", () => {});
+  return queue;
 }

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "./log.ts";
+import type { RedisHealth } from "./redis/health.ts";
 
 export type { Redis };
 
@@ -12,17 +13,36 @@ export interface ConnectOptions {
   /** Batch commands issued in the same tick into one round trip (used on the hot path). */
   autoPipelining?: boolean;
   connectionName?: string;
+  /** Reports outages once per process; absent, the connection's errors are swallowed (they
+   *  surface as rejected commands), never dumped to stderr by ioredis. */
+  health?: RedisHealth;
 }
+
+/** Longest pause between reconnect attempts. Short, so that every connection of every
+ *  replica is back within about a second of Redis (the 250 markers rely on it, see deliver.ts). */
+export const RECONNECT_MAX_MS = 1000;
 
 export function connectRedis(url: string, options: ConnectOptions = {}): Redis {
   const redisOptions: RedisOptions = {
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
     enableAutoPipelining: options.autoPipelining ?? false,
     connectionName: options.connectionName,
-    // Reconnect forever with a capped delay: Redis restarts must not kill workers.
-    retryStrategy: (times) => Math.min(times * 200, 5000),
+    // Reconnect forever: Redis restarts must not kill workers.
+    retryStrategy: (times) => Math.min(50 * times, RECONNECT_MAX_MS - 200) + Math.round(Math.random() * 200),
   };
-  return new Redis(url, redisOptions);
+  const connection = new Redis(url, redisOptions);
+  if (options.health) options.health.watch(connection, options.connectionName ?? "redis");
+  else connection.on("error", () => {});
+  return connection;
+}
+
+/** QUIT, but never waiting long on a Redis that is away (a worker connection would wait forever). */
+export async function closeConnection(connection: Redis, waitMs = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+  await Promise.race([connection.quit().catch(() => undefined), late]);
+  clearTimeout(timer);
+  connection.disconnect();
 }
 
 export class RedisUnavailableError extends Error {

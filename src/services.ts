@@ -4,7 +4,8 @@
 import type { Redis } from "ioredis";
 import type { Settings } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { connectRedis } from "./redis.ts";
+import { closeConnection, connectRedis, redactUrl } from "./redis.ts";
+import { RedisHealth } from "./redis/health.ts";
 import { createKeys, type Keys } from "./keys.ts";
 import { SmtpConfigStore } from "./smtp-config/store.ts";
 import { createEmailProducer, type EmailProducer } from "./producer.ts";
@@ -16,6 +17,8 @@ export interface Services {
   /** General-purpose connection: configs, markers, tokens, readiness. (Not auto-pipelined: the
    *  per-tick Pipeline objects cost more than they saved; see bench/.) */
   redis: Redis;
+  /** One outage line per process, whatever the number of connections. */
+  health: RedisHealth;
   store: SmtpConfigStore;
   producer: EmailProducer;
   /** A fresh connection of the given kind; the caller closes it. */
@@ -25,25 +28,26 @@ export interface Services {
 
 export function openServices(settings: ServiceSettings, log: Logger): Services {
   const keys = createKeys(settings.prefix);
-  const redis = connectRedis(settings.redisUrl, { connectionName: "notify" });
-  redis.on("error", (err: Error) => log.warn({ err: { message: err.message } }, "redis connection error"));
+  const health = new RedisHealth({ log, target: redactUrl(settings.redisUrl) });
+  const redis = connectRedis(settings.redisUrl, { connectionName: "notify", health });
   const store = new SmtpConfigStore(redis, keys, settings.masterKey);
   const producer = createEmailProducer({ redis, prefix: settings.prefix, attempts: settings.attempts });
   const extra: Redis[] = [];
   return {
     keys,
     redis,
+    health,
     store,
     producer,
     connect(kind) {
-      const connection = connectRedis(settings.redisUrl, { maxRetriesPerRequest: null, connectionName: `notify-${kind}` });
-      connection.on("error", (err: Error) => log.warn({ err: { message: err.message }, kind }, "redis connection error"));
+      const connection = connectRedis(settings.redisUrl, { maxRetriesPerRequest: null, connectionName: `notify-${kind}`, health });
       extra.push(connection);
       return connection;
     },
     async close() {
       await producer.close();
-      await Promise.all([redis, ...extra].map((c) => c.quit().catch(() => c.disconnect())));
+      await Promise.all([redis, ...extra].map(closeConnection));
     },
   };
 }
+

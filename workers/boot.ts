@@ -41,20 +41,45 @@ export async function boot(role: string): Promise<Booted> {
   metrics.trackQueue(services.producer.queue);
   log.info({ redis: redactUrl(settings.redisUrl), prefix: settings.prefix, production: settings.production }, "connected to Redis");
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    for (const step of steps.reverse()) {
-      await step().catch((err: unknown) => log.error({ err }, "shutdown step failed"));
+  onStopSignal((signal, repeated) => {
+    if (repeated) {
+      // npm, tsx and a terminal's Ctrl-C each pass the signal on: the drain is already under way.
+      log.debug({ signal }, "already shutting down");
+      return;
     }
-    log.info("stopped");
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+    log.info({ signal }, "shutting down");
+    // The worker's drain has its own grace (25 s); this bounds everything else (a Redis that
+    // is away, a hung HTTP keep-alive) so that the process is out before Docker's 30 s SIGKILL.
+    setTimeout(() => {
+      log.warn("shutdown did not finish within 28 s; exiting now");
+      log.flush(() => process.exit(0));
+    }, 28_000).unref();
+    void (async () => {
+      for (const step of steps.reverse()) {
+        await step().catch((err: unknown) => log.error({ err }, "shutdown step failed"));
+      }
+      log.info("stopped");
+      // pino writes asynchronously: let the last lines reach stdout before the exit.
+      log.flush(() => process.exit(0));
+    })();
+  });
   return { settings, log, services, metrics, onShutdown: (step) => steps.push(step) };
+}
+
+/**
+ * SIGTERM and SIGINT, however many and from wherever (the process, its group, npm or tsx
+ * relaying them): `handler` runs for each, told whether a drain has already started. The
+ * listeners stay installed for the whole life of the process: with `once`, the second copy
+ * of a signal that a process group receives would find no listener and kill the process.
+ */
+export function onStopSignal(handler: (signal: NodeJS.Signals, repeated: boolean) => void): void {
+  let started = false;
+  const on = (signal: NodeJS.Signals) => {
+    handler(signal, started);
+    started = true;
+  };
+  process.on("SIGTERM", on);
+  process.on("SIGINT", on);
 }
 
 function fatal(err: unknown): never {

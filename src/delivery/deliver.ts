@@ -25,6 +25,13 @@ export interface DeliverDeps {
   /** Needed for OAuth configs. */
   xoauth2?: XOAuth2;
   observer?: DeliveryObserver;
+  /**
+   * A job recovered from a stall with no 250 marker waits this long and looks again before
+   * sending. Its earlier run may belong to a live worker that lost its lock in a Redis outage
+   * and is landing its marker right now (every connection reconnects within about a second).
+   * Default 2500 ms.
+   */
+  stalledMarkerGraceMs?: number;
 }
 
 export type EmailJob = Job<EmailJobData, SendResult>;
@@ -39,7 +46,11 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
     const started = performance.now();
     // A job that has run before may already have been accepted by a server.
     if (job.attemptsStarted > 1 || job.attemptsMade > 0) {
-      const previous = await markers.get(id);
+      let previous = await markers.get(id);
+      if (!previous && job.stalledCounter > 0) {
+        await new Promise((r) => setTimeout(r, deps.stalledMarkerGraceMs ?? 2500));
+        previous = await markers.get(id);
+      }
       if (previous) {
         log.info({ jobId: id, projectId: data.projectId }, "already accepted by the server on an earlier attempt; not sending again");
         return { ...previous, deduplicated: true };
@@ -59,11 +70,12 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
       observer?.failed(data.type, err, !final);
       const jobLog = log.child({ jobId: id, projectId: data.projectId, attempt: job.attemptsMade + 1 });
       jobLog[final ? "error" : "warn"]({ stage: err.stage, code: err.code, hint: err.hint, permanent: err.permanent }, err.message);
-      throw err.permanent ? permanent(err) : withReason(err);
+      throw err.permanent ? permanent(err) : retryable(err);
     }
     observer?.sent(data.type, (performance.now() - started) / 1000);
-    // The message is accepted: from here on nothing may make this job send it again.
-    await markers.set(id, result).catch((err: unknown) => log.error({ err, jobId: id }, "could not write the 250 marker"));
+    // The message is accepted: from here on nothing may make this job send it again. The write
+    // waits out a Redis outage; only a shutdown past its grace gives up on it.
+    await markers.set(id, result).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again"));
     log.debug({ jobId: id, projectId: data.projectId, messageId: result.messageId }, "sent");
     return result;
   };
@@ -120,9 +132,13 @@ function permanent(err: DeliveryError): UnrecoverableError {
   return Object.assign(wrapped, { delivery: err.toJSON() });
 }
 
-/** A retryable failure, kept as a DeliveryError (the backoff reads its Retry-After). */
-function withReason(err: DeliveryError): DeliveryError {
-  err.message = err.describe();
-  err.stack = `${err.name}: ${err.message}`;
-  return err;
+/**
+ * A retryable failure: a new DeliveryError whose message is the classified reason (the
+ * backoff reads its Retry-After). Never the error itself: one token failure is shared by
+ * every job that waited on it, and each would write its reason into the same object.
+ */
+function retryable(err: DeliveryError): DeliveryError {
+  const copy = new DeliveryError(err.describe(), err.toJSON());
+  copy.stack = `${copy.name}: ${copy.message}`;
+  return copy;
 }

@@ -66,10 +66,11 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   });
   await resolver.start();
 
+  const markers = options.markers ?? new SentMarkers(services.redis, services.keys, { log });
   const worker = createEmailWorker({
     connection: services.connect("worker"),
     keys: services.keys,
-    deps: { resolver, transports, xoauth2, markers: options.markers ?? new SentMarkers(services.redis, services.keys), log, observer: options.observer },
+    deps: { resolver, transports, xoauth2, markers, log, observer: options.observer },
     concurrency: settings.workerConcurrency,
     backoff: { baseMs: settings.backoffMs, maxMs: settings.backoffMaxMs },
     log,
@@ -84,7 +85,8 @@ export async function startDelivery(services: Services, settings: DeliverySettin
     transports,
     tokens,
     async stop() {
-      await closeWorker(worker, options.closeGraceMs ?? 25_000);
+      const outcome = await closeWorker(worker, options.closeGraceMs ?? 25_000, () => markers.abandon());
+      if (outcome === "forced") log.warn({ graceMs: options.closeGraceMs ?? 25_000 }, "in-flight jobs did not finish within the shutdown grace; they go back to the queue");
       transports.closeAll();
       await tokenService.close();
     },

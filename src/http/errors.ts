@@ -2,6 +2,8 @@
 // become a 500 with a generic message (the detail goes to the log, never to the client).
 import type { FastifyError, FastifyInstance } from "fastify";
 import { ValidationError, type FieldError } from "../validation.ts";
+import { RedisUnavailableError } from "../redis.ts";
+import { isConnectionError } from "../redis/health.ts";
 
 export class HttpError extends Error {
   override name = "HttpError";
@@ -48,13 +50,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** ioredis gave up on a command: the connection is down or the offline queue is off. */
+/** ioredis gave up on a command, or the producer's deadline passed. */
 function isRedisUnavailable(error: Error): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return (
-    error.name === "MaxRetriesPerRequestError" ||
-    code === "ECONNREFUSED" ||
-    code === "ECONNRESET" ||
-    /^(Connection is closed|Stream isn't writeable)/.test(error.message)
-  );
+  return error instanceof RedisUnavailableError || isConnectionError(error);
 }

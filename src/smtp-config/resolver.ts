@@ -44,13 +44,12 @@ export class ConfigResolver {
   }
 
   async start(): Promise<void> {
-    const { subscriber, keys, log } = this.options;
+    const { subscriber, keys } = this.options;
     subscriber.on("message", (channel: string, projectId: string) => {
       if (channel === keys.smtpConfigChanged) this.invalidate(projectId);
     });
     // After a reconnect we may have missed messages: forget everything.
     subscriber.on("ready", () => this.invalidateAll());
-    subscriber.on("error", (err: Error) => log.warn({ err }, "config subscriber connection error"));
     await subscriber.subscribe(keys.smtpConfigChanged);
   }
 

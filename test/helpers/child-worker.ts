@@ -46,6 +46,12 @@ export interface SpawnChildWorkerOptions {
   script?: string;
   /** A label for error messages. */
   name?: string;
+  /**
+   * Run this command instead of `node --import tsx <script>`, e.g. ["npm", "run", "worker"]
+   * (as a user does: npm, then tsx, then node). Its process is the leader of a new process
+   * group, so `signalGroup` reaches every process in the chain at once, like Ctrl-C does.
+   */
+  command?: string[];
 }
 
 export interface ChildWorker {
@@ -68,6 +74,8 @@ export interface ChildWorker {
   waitForReady(timeoutMs?: number): Promise<void>;
   /** Sends a signal (if still running) without waiting. */
   signal(signal: NodeJS.Signals): void;
+  /** Sends a signal to the child's whole process group (needs `command`). */
+  signalGroup(signal: NodeJS.Signals): void;
   /** Waits for the exit; fails after `timeoutMs` (the child is left running: call `kill`). */
   waitForExit(timeoutMs?: number): Promise<ChildExit>;
   /** Sends `signal` (default SIGKILL) if still running and waits for the exit. Never throws. */
@@ -86,7 +94,8 @@ function installExitHook(): void {
   process.on("exit", () => {
     for (const child of live) {
       try {
-        child.kill("SIGKILL");
+        if (child.spawnargs[0] !== process.execPath && child.pid) process.kill(-child.pid, "SIGKILL");
+        else child.kill("SIGKILL");
       } catch {
         // already gone
       }
@@ -100,10 +109,12 @@ export function spawnChildWorker(options: SpawnChildWorkerOptions): ChildWorker 
   installExitHook();
   const name = options.name ?? `worker-${++counter}`;
   const script = options.script ?? EMAIL_WORKER_SCRIPT;
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const [file, ...args] = options.command ?? [process.execPath, "--import", "tsx", script];
+  const child = spawn(file!, args, {
     cwd: PROJECT_ROOT,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: Boolean(options.command),
   });
   if (child.pid === undefined) throw new Error(`could not spawn ${name} (${script})`);
   live.add(child);
@@ -181,14 +192,28 @@ export function spawnChildWorker(options: SpawnChildWorkerOptions): ChildWorker 
     signal(signal) {
       if (!exit) child.kill(signal);
     },
+    signalGroup(signal) {
+      if (!options.command) throw new Error("signalGroup needs a child started with `command` (its own process group)");
+      if (!exit) process.kill(-pid, signal);
+    },
     waitForExit,
     async kill(signal = "SIGKILL", timeoutMs = 10_000) {
-      if (!exit) child.kill(signal);
+      // A command's chain (npm → tsx → node) dies together, or node would be left behind.
+      const send = (sig: NodeJS.Signals) => {
+        try {
+          if (options.command) process.kill(-pid, sig);
+          else child.kill(sig);
+        } catch {
+          // already gone
+        }
+      };
+      if (!exit) send(signal);
+      else if (options.command) send("SIGKILL");
       try {
         return await waitForExit(timeoutMs);
       } catch {
         if (signal !== "SIGKILL") {
-          child.kill("SIGKILL");
+          send("SIGKILL");
           return waitForExit(timeoutMs).catch(() => undefined);
         }
         return undefined;
