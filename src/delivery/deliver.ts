@@ -29,7 +29,7 @@ export interface DeliverDeps {
    * A job recovered from a stall with no 250 marker waits this long and looks again before
    * sending. Its earlier run may belong to a live worker that lost its lock in a Redis outage
    * and is landing its marker right now (every connection reconnects within about a second).
-   * Default 2500 ms.
+   * Default 1500 ms: reconnects are at most a second apart (redis.ts RECONNECT_MAX_MS).
    */
   stalledMarkerGraceMs?: number;
 }
@@ -48,7 +48,7 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
     if (job.attemptsStarted > 1 || job.attemptsMade > 0) {
       let previous = await markers.get(id);
       if (!previous && job.stalledCounter > 0) {
-        await new Promise((r) => setTimeout(r, deps.stalledMarkerGraceMs ?? 2500));
+        await new Promise((r) => setTimeout(r, deps.stalledMarkerGraceMs ?? 1500));
         previous = await markers.get(id);
       }
       if (previous) {

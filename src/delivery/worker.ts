@@ -13,13 +13,13 @@ import { isConnectionError } from "../redis/health.ts";
 /**
  * How long a job's lock lives without renewal (renewed every half of it). With the stall
  * check below, a killed worker's jobs are back with another replica within
- * LOCK_DURATION_MS + STALLED_INTERVAL_MS (11 s; BullMQ's defaults make it 60 s). Shorter
+ * LOCK_DURATION_MS + STALLED_INTERVAL_MS (10 s, plus the stalled-marker grace of deliver.ts; BullMQ's defaults make it 60 s). Shorter
  * would make a busy event loop look like a dead worker; the 250 marker keeps such a false
  * stall from sending twice, but it would still cost a re-run.
  */
 export const LOCK_DURATION_MS = 8000;
 /** How often each worker looks for jobs whose lock expired. */
-export const STALLED_INTERVAL_MS = 3000;
+export const STALLED_INTERVAL_MS = 2000;
 /**
  * Stalls a job survives before BullMQ fails it. Every Redis outage longer than the lock
  * stalls each in-flight job once; the 250 marker makes those re-runs harmless.

@@ -6,7 +6,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHarness, eventually, putConfig, type Harness } from "../helpers/harness.ts";
 import { startCountingSink, sinkConfig, type CountingSink } from "../helpers/counting-sink.ts";
-import { childWorkerEnv, startChildWorker, writeTestCaFile, type CaFile, type ChildWorker } from "../helpers/child-worker.ts";
+import { childWorkerEnv, spawnChildWorker, startChildWorker, writeTestCaFile, type CaFile, type ChildWorker } from "../helpers/child-worker.ts";
+import { freePort } from "../helpers/smtp-server.ts";
 
 // 24 senders × 5 emails: the first 60 jobs the worker takes belong to 12 of them, whose pooled
 // transports (5 connections each) can all be sending at once.
@@ -94,4 +95,21 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     assert.equal(mine.length, total);
     await next.kill("SIGTERM", 30_000);
   });
+}
+
+for (const script of ["api", "start"] as const) {
+  test(`SIGTERM three times to the process group of \`npm run ${script}\`: exit 0 and "stopped"`, async (t) => {
+    const env = childWorkerEnv(h.childEnv, ca.path, { PORT: String(await freePort()) });
+    const child = startChildWorkerless(script, env);
+    children.push(child);
+    t.after(() => child.kill("SIGKILL"));
+    await child.waitForLog((l) => l.msg === "API listening", 60_000, "API listening");
+    for (const delay of [0, 50, 150]) setTimeout(() => child.signalGroup("SIGTERM"), delay);
+    assert.deepEqual(await child.waitForExit(30_000), { code: 0, signal: null }, child.describe());
+    assert.ok(child.logs().some((l) => l.msg === "stopped"), child.describe());
+  });
+}
+
+function startChildWorkerless(script: string, env: NodeJS.ProcessEnv): ChildWorker {
+  return spawnChildWorker({ name: `npm-${script}`, command: ["npm", "run", "--silent", script], env });
 }
