@@ -16,7 +16,9 @@ import { healthRoutes } from "./health.ts";
 import { boardRoutes } from "./board.ts";
 import { devInboxRoutes } from "./dev-inbox.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { adminKeyRoutes } from "./admin-keys.ts";
 import type { Metrics } from "../metrics.ts";
+import type { RotationReport } from "../key-rotation.ts";
 
 export interface AppDeps {
   log: Logger;
@@ -31,6 +33,8 @@ export interface AppDeps {
   devInbox?: DevInbox;
   /** Served at /metrics when present. */
   metrics?: Metrics;
+  /** POST /v1/admin/keys/rotate: reseal everything under the current master key. */
+  rotateKeys(): Promise<RotationReport>;
 }
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -47,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(jobRoutes, { queue: deps.producer.queue });
     await v1.register(adminJobRoutes, { queue: deps.producer.queue });
     await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
+    await v1.register(adminKeyRoutes, { rotate: deps.rotateKeys });
   });
   await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken });
   if (deps.devInbox) await app.register(devInboxRoutes, { inbox: deps.devInbox });

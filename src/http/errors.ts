@@ -2,6 +2,7 @@
 // become a 500 with a generic message (the detail goes to the log, never to the client).
 import type { FastifyError, FastifyInstance } from "fastify";
 import { ValidationError, type FieldError } from "../validation.ts";
+import { UnreadableConfigError } from "../smtp-config/unreadable.ts";
 
 export class HttpError extends Error {
   override name = "HttpError";
@@ -26,6 +27,8 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof ValidationError) return reply.code(400).send(errorBody("validation_failed", error.message, error.details));
     if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
+    // A config sealed under a key we lack is the operator's to fix, not a bug of ours: say how.
+    if (error instanceof UnreadableConfigError) return reply.code(409).send(errorBody(error.code, `${error.message}. To fix: ${error.hint}`));
     const statusCode = (error as FastifyError).statusCode ?? 500;
     const code = (error as FastifyError).code;
     if (statusCode === 413 || code === "FST_ERR_CTP_BODY_TOO_LARGE") {
