@@ -8,6 +8,7 @@ import type { SmtpConfigStore } from "../smtp-config/store.ts";
 import type { DevInbox } from "../dev-inbox/inbox.ts";
 import { installErrorHandling } from "./errors.ts";
 import { adminAuth } from "./auth.ts";
+import { AuthThrottle } from "./auth-throttle.ts";
 import { emailRoutes } from "./emails.ts";
 import { jobRoutes } from "./jobs.ts";
 import { adminJobRoutes } from "./admin-jobs.ts";
@@ -42,18 +43,21 @@ export const BODY_LIMIT_BYTES = 256 * 1024;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES });
   installErrorHandling(app);
+  // One count of refused credentials for /v1 and the board: guessing at one is guessing at both.
+  const throttle = new AuthThrottle({ log: deps.log });
+  app.addHook("onClose", async () => throttle.close());
 
   await app.register(healthRoutes, { redis: deps.redis });
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(async (v1) => {
-    v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken }));
+    v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken, schemes: ["bearer"], throttle }));
     await v1.register(emailRoutes, { producer: deps.producer });
     await v1.register(jobRoutes, { queue: deps.producer.queue });
     await v1.register(adminJobRoutes, { queue: deps.producer.queue });
     await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
     await v1.register(adminKeyRoutes, { rotate: deps.rotateKeys });
   });
-  await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken });
+  await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken, throttle });
   if (deps.devInbox) await app.register(devInboxRoutes, { inbox: deps.devInbox });
   return app;
 }
