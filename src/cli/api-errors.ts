@@ -51,7 +51,7 @@ export function describeFailure(status: number, statusText: string, body: unknow
     case 404:
       return new CliError(`not found: ${said}`);
     case 409:
-      return new CliError(`conflict${code ? ` (${code})` : ""}: ${said}`);
+      return new CliError(`conflict: ${said}`);
     case 413:
       return new CliError(`the request is too large for the API: ${said}`);
     default:
