@@ -1,6 +1,6 @@
 // buildApp(deps): the whole HTTP surface as one Fastify instance, built without a port so
 // tests can `inject` into it. Each feature is a plugin; auth wraps the /v1 scope.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
 import type { EmailProducer } from "../producer.ts";
@@ -41,10 +41,18 @@ export interface AppDeps {
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES });
-  installErrorHandling(app);
   // One count of refused credentials for /v1 and the board: guessing at one is guessing at both.
   const throttle = new AuthThrottle({ log: deps.log });
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // A throttled address's requests are counted in the throttle's summary line instead of two
+    // access-log lines each: an attack must not become a log flood.
+    logController: new LogController({
+      disableRequestLogging: (request) => request.headers.authorization !== undefined && throttle.retryAfterMs(request.ip) > 0,
+    }),
+  });
+  installErrorHandling(app);
   app.addHook("onClose", async () => throttle.close());
 
   await app.register(healthRoutes, { redis: deps.redis });

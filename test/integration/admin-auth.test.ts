@@ -88,6 +88,9 @@ test("3,000 wrong tokens (inject): 10 answered 401, the rest 429 with Retry-Afte
   assert.deepEqual(line!.top, [{ remoteAddress: attacker, refused: 10, throttled: ATTACKS - 8 }]);
   const text = h.logs.slice(from).join("\n");
   assert.ok(!text.includes("guess-0"), "no presented token is logged");
+  // Not even access-log lines per attempt: the 10 refusals before the limit log theirs, the 429s do not.
+  const attackerLines = h.logs.slice(from).filter((l) => l.includes(attacker));
+  assert.ok(attackerLines.length <= 2 * 10 + 1, `${attackerLines.length} log lines name the attacker`);
 });
 
 test("3,000 wrong tokens over a real socket: 429s, a handful of warn lines, the right token works from 127.0.0.2", async () => {
@@ -125,6 +128,7 @@ test("3,000 wrong tokens over a real socket: 429s, a handful of warn lines, the 
   assert.equal(lines.reduce((n, l) => n + l.throttled, 0), ATTACKS - 10 + 1);
   const warnLines = h.logs.slice(from).filter((l) => (JSON.parse(l) as { level: number }).level >= 40);
   assert.ok(warnLines.length <= 3, `${warnLines.length} warn lines for ${ATTACKS} attempts`);
+  assert.ok(h.logs.length - from <= 40, `${h.logs.length - from} log lines in all for ${ATTACKS} attempts`);
 });
 
 test("requests without credentials are answered 401 but not counted against the address", async () => {
