@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseMasterKey, type MasterKey } from "./crypto/master-key.ts";
+import { parseMasterKey, withPreviousKeys, type MasterKey } from "./crypto/master-key.ts";
 
 export interface Settings {
   /** NODE_ENV=production: no generated secrets, no dev inbox, no private targets by default. */
@@ -14,6 +14,11 @@ export interface Settings {
   redisUrlExplicit: boolean;
   /** NOTIFY_PREFIX, default `{notify}` (a hash tag, so one deployment fits one Cluster slot). */
   prefix: string;
+  /**
+   * NOTIFY_MASTER_KEY: seals and fingerprints. Its `previous` holds NOTIFY_MASTER_KEY_PREVIOUS
+   * (comma-separated base64 keys, default none): they only open envelopes sealed before a
+   * rotation, until `notify-smtp keys rotate` has resealed everything under the current key.
+   */
   masterKey: MasterKey;
   /** Where the master key came from, for the start-up log line. */
   masterKeySource: "env" | "file" | "generated";
@@ -57,7 +62,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
     throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl.split("@").pop()}")`);
   }
 
-  const { masterKey, masterKeySource } = resolveMasterKey(env, production, dataDir);
+  const { masterKey: currentKey, masterKeySource } = resolveMasterKey(env, production, dataDir);
+  const masterKey = withPreviousKeys(currentKey, previousMasterKeys(env));
 
   let adminToken = env.NOTIFY_ADMIN_TOKEN?.trim() ?? "";
   let adminTokenGenerated = false;
@@ -118,6 +124,12 @@ function resolveMasterKey(env: NodeJS.ProcessEnv, production: boolean, dataDir: 
     return { masterKey: parseMasterKey(readFileSync(file, "utf8").trim(), file), masterKeySource: "file" };
   }
   return { masterKey: parseMasterKey(generated, file), masterKeySource: "generated" };
+}
+
+function previousMasterKeys(env: NodeJS.ProcessEnv): MasterKey[] {
+  const raw = env.NOTIFY_MASTER_KEY_PREVIOUS?.trim();
+  if (!raw) return [];
+  return raw.split(",").map((entry, i, all) => parseMasterKey(entry.trim(), all.length > 1 ? `NOTIFY_MASTER_KEY_PREVIOUS (key ${i + 1})` : "NOTIFY_MASTER_KEY_PREVIOUS"));
 }
 
 function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

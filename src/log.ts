@@ -19,6 +19,35 @@ export const REDACT_PATHS: string[] = [
   'req.headers["x-api-key"]',
 ];
 
+/** Query parameters that carry credentials, whoever sent them. */
+const SECRET_QUERY = /([?&;](?:token|access_token|refresh_token|id_token|client_secret|password|api_key|apikey|code|assertion)=)[^&#;]*/gi;
+
+/** The URL with the value of every credential-bearing query parameter replaced by `[redacted]`. */
+export function redactUrl(url: string): string {
+  return url.replace(SECRET_QUERY, "$1[redacted]");
+}
+
+interface RequestLike {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/** Fastify's request serializer, with the query string's credentials redacted. */
+function serializeRequest(req: RequestLike) {
+  return {
+    method: req.method,
+    url: typeof req.url === "string" ? redactUrl(req.url) : req.url,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
+const serializeUrl = (url: unknown) => (typeof url === "string" ? redactUrl(url) : url);
+
 export interface LoggerOptions {
   level?: string;
   /** Where lines go; tests pass a stream to capture them. Default stdout. */
@@ -31,7 +60,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? "info",
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-      serializers: { err: pino.stdSerializers.err },
+      // Paths cannot reach inside a string: URLs are cleaned by serializers (Fastify's own
+      // "incoming request" line uses `req`, which this one replaces).
+      serializers: { err: pino.stdSerializers.err, req: serializeRequest, url: serializeUrl, tokenUrl: serializeUrl },
     },
     options.destination,
   );

@@ -25,7 +25,12 @@ export class ApiClient {
   /** The URL as it may be printed: no user info, no trailing slash. */
   readonly displayUrl: string;
 
-  constructor(baseUrl: string, private readonly token: string) {
+  constructor(
+    baseUrl: string,
+    private readonly token: string,
+    /** Named when the API refuses the token. */
+    private readonly tokenSource: "NOTIFY_ADMIN_TOKEN" | "--token" = "NOTIFY_ADMIN_TOKEN",
+  ) {
     const url = new URL(baseUrl);
     url.username = "";
     url.password = "";
@@ -66,7 +71,7 @@ export class ApiClient {
     const text = await response.text().catch(() => "");
     const body = parseJson(text);
     if (response.ok || options.accept?.includes(response.status)) return { status: response.status, body };
-    throw describeFailure(response.status, response.statusText, body);
+    throw describeFailure(response.status, response.statusText, body, { tokenSource: this.tokenSource, retryAfter: response.headers.get("retry-after") });
   }
 }
 

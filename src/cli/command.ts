@@ -5,6 +5,7 @@ import type { FlagSpecs, FlagValues } from "./args.ts";
 import type { Io } from "./io.ts";
 import { UsageError } from "./errors.ts";
 import { PROJECT_ID_PATTERN } from "../jobs/contracts.ts";
+import { terminalJson } from "./terminal-text.ts";
 
 export interface CommandContext {
   flags: FlagValues;
@@ -42,6 +43,7 @@ export function projectFlag(context: CommandContext, command: string): string {
   return project;
 }
 
+/** An API answer as indented JSON, safe for a terminal. */
 export function pretty(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return `${terminalJson(value)}\n`;
 }

@@ -8,8 +8,12 @@ import { COMMANDS, GLOBAL_FLAGS, GROUPS } from "./commands/index.ts";
 import { CliError, EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.ts";
 import { commandHelp, groupHelp, mainHelp } from "./help.ts";
 import type { Io } from "./io.ts";
+import { withoutControls } from "./terminal-text.ts";
 
-export async function run(argv: string[], io: Io): Promise<number> {
+export async function run(argv: string[], rawIo: Io): Promise<number> {
+  // Whatever a command prints, no control character reaches the terminal (each command also
+  // cleans the server's strings itself; this catches what one might miss).
+  const io: Io = { ...rawIo, out: (text) => rawIo.out(withoutControls(text)), err: (text) => rawIo.err(withoutControls(text)) };
   const secrets = new Set<string>();
   if (io.env.NOTIFY_ADMIN_TOKEN) secrets.add(io.env.NOTIFY_ADMIN_TOKEN);
   try {
@@ -87,7 +91,7 @@ function connect(apiFlag: unknown, tokenFlag: unknown, io: Io): ApiClient {
   if (!token) {
     throw new CliError("no admin token: set NOTIFY_ADMIN_TOKEN or pass --token (`npm start` prints the one it generated)", [], EXIT_USAGE);
   }
-  return new ApiClient(url, token);
+  return new ApiClient(url, token, typeof tokenFlag === "string" ? "--token" : "NOTIFY_ADMIN_TOKEN");
 }
 
 async function report(error: unknown, io: Io, secrets: Set<string>): Promise<number> {

@@ -3,6 +3,7 @@
 import type { TestSendOutcome, StageTimings } from "../delivery/test-send.ts";
 import type { Io } from "./io.ts";
 import { CliError, EXIT_FAILED } from "./errors.ts";
+import { terminalText } from "./terminal-text.ts";
 
 /** The test route adds which server it tried. */
 export type TestAnswer = TestSendOutcome & { server?: "project" | "default" };
@@ -15,14 +16,16 @@ export async function printTestOutcome(io: Io, answer: TestAnswer): Promise<numb
   }
   const timings = answer.timingsMs ? `timings: ${formatTimings(answer.timingsMs)}\n` : "";
   const server = answer.server === "default" ? "server: the default server (this project has no config of its own)\n" : "";
+  // Replies, codes and hints carry what the SMTP server or token endpoint said: cleaned.
   if (answer.ok) {
-    const reply = answer.response ?? "accepted";
-    await io.out(`ok: ${reply}${answer.messageId ? ` (messageId ${answer.messageId})` : ""}\n${server}${timings}`);
+    const reply = terminalText(answer.response ?? "accepted");
+    await io.out(`ok: ${reply}${answer.messageId ? ` (messageId ${terminalText(answer.messageId, 200)})` : ""}\n${server}${timings}`);
     return 0;
   }
+  const [stage, code, message] = [terminalText(answer.stage, 20), terminalText(answer.code, 100), terminalText(answer.message)];
   // SMTP messages often start with their own code ("535 5.7.8 …"): say it once.
-  const what = answer.message.startsWith(answer.code) ? answer.message : `${answer.code} ${answer.message}`;
-  await io.err(`failed at ${answer.stage}: ${what}\nhint: ${answer.hint}\n${server}${timings}`);
+  const what = message.startsWith(code) ? message : `${code} ${message}`;
+  await io.err(`failed at ${stage}: ${what}\nhint: ${terminalText(answer.hint)}\n${server}${timings}`);
   return EXIT_FAILED;
 }
 

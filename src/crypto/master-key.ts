@@ -9,6 +9,11 @@ export interface MasterKey {
   sealKey: Buffer;
   /** HMAC-SHA256 key for fingerprints of secrets (cache and pool keys). */
   fingerprintKey: Buffer;
+  /**
+   * Earlier keys (NOTIFY_MASTER_KEY_PREVIOUS): they still open envelopes sealed before a
+   * rotation, but nothing is sealed or fingerprinted with them. Default: none.
+   */
+  previous?: readonly MasterKey[];
 }
 
 export class MasterKeyError extends Error {
@@ -26,6 +31,18 @@ export function parseMasterKey(base64: string, source: string): MasterKey {
     sealKey: derive(raw, "notify-smtp seal v1"),
     fingerprintKey: derive(raw, "notify-smtp fingerprint v1"),
   };
+}
+
+/** `current` that also opens envelopes of `previous` (duplicates of `current` are dropped). */
+export function withPreviousKeys(current: MasterKey, previous: readonly MasterKey[]): MasterKey {
+  const unique = previous.filter((key, i) => key.id !== current.id && previous.findIndex((k) => k.id === key.id) === i);
+  return unique.length > 0 ? { ...current, previous: unique.map((key) => ({ ...key, previous: undefined })) } : current;
+}
+
+/** The key with this id among `key` and its previous keys. */
+export function keyWithId(key: MasterKey, id: string): MasterKey | undefined {
+  if (key.id === id) return key;
+  return key.previous?.find((k) => k.id === id);
 }
 
 function derive(raw: Buffer, info: string): Buffer {

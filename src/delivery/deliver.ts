@@ -10,6 +10,7 @@ import { renderEmail } from "../templates/index.ts";
 import { toMessage } from "./message.ts";
 import { checkJobData } from "../jobs/validate.ts";
 import { SealError } from "../crypto/seal.ts";
+import { UnreadableConfigError } from "../smtp-config/unreadable.ts";
 import { DeliveryError } from "../errors.ts";
 import { classifySmtpError } from "./classify-smtp.ts";
 import type { SentMarkers } from "./sent-markers.ts";
@@ -112,7 +113,8 @@ async function resolveConfig(resolver: ConfigResolver, projectId: string): Promi
     resolved = await resolver.resolve(projectId);
   } catch (err) {
     if (err instanceof SealError) {
-      throw new DeliveryError(err.message, { stage: "config", permanent: true, code: "sealed_config_unreadable", hint: "the config was stored under another NOTIFY_MASTER_KEY: restore that key or PUT the config again" });
+      const hint = err instanceof UnreadableConfigError ? err.hint : "restore the NOTIFY_MASTER_KEY it was stored under (or put it in NOTIFY_MASTER_KEY_PREVIOUS), or PUT the config again";
+      throw new DeliveryError(err.message, { stage: "config", permanent: true, code: "sealed_config_unreadable", hint });
     }
     throw new DeliveryError(`could not load the SMTP config: ${(err as Error).message}`, { stage: "config", permanent: false, code: "config_unavailable" });
   }

@@ -1,14 +1,23 @@
-// Bull Board at /admin/queues, behind the admin token (Basic auth works for browsers).
+// Bull Board at /admin/queues, behind the admin token (Basic auth works for browsers), and
+// refusing changes that another site's page asks a logged-in browser to make.
 import type { FastifyInstance } from "fastify";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { EmailQueue } from "../queue.ts";
 import { adminAuth } from "./auth.ts";
+import type { AuthThrottle } from "./auth-throttle.ts";
+import { requireSameOrigin } from "./same-origin.ts";
 
 export const BOARD_PATH = "/admin/queues";
 
-export async function boardRoutes(app: FastifyInstance, opts: { queue: EmailQueue; adminToken: string }): Promise<void> {
+export interface BoardOptions {
+  queue: EmailQueue;
+  adminToken: string;
+  throttle?: AuthThrottle;
+}
+
+export async function boardRoutes(app: FastifyInstance, opts: BoardOptions): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
@@ -16,6 +25,8 @@ export async function boardRoutes(app: FastifyInstance, opts: { queue: EmailQueu
     serverAdapter,
     options: { uiConfig: { boardTitle: "notify-smtp" } },
   });
-  app.addHook("onRequest", adminAuth({ adminToken: opts.adminToken, basicChallenge: true }));
+  // Origin first: a forged request is refused as such, and is not counted as a bad password.
+  app.addHook("onRequest", requireSameOrigin);
+  app.addHook("onRequest", adminAuth({ adminToken: opts.adminToken, schemes: ["bearer", "basic"], basicChallenge: true, throttle: opts.throttle }));
   await app.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
 }

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { ValidationError, type FieldError } from "../validation.ts";
 import { RedisUnavailableError } from "../redis.ts";
 import { isConnectionError } from "../redis/health.ts";
+import { UnreadableConfigError } from "../smtp-config/unreadable.ts";
 
 export class HttpError extends Error {
   override name = "HttpError";
@@ -28,6 +29,8 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof ValidationError) return reply.code(400).send(errorBody("validation_failed", error.message, error.details));
     if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
+    // A config sealed under a key we lack is the operator's to fix, not a bug of ours: say how.
+    if (error instanceof UnreadableConfigError) return reply.code(409).send(errorBody(error.code, `${error.message}. To fix: ${error.hint}`));
     const statusCode = (error as FastifyError).statusCode ?? 500;
     const code = (error as FastifyError).code;
     if (statusCode === 413 || code === "FST_ERR_CTP_BODY_TOO_LARGE") {

@@ -14,6 +14,7 @@ import type { XOAuth2 } from "../delivery/xoauth2.ts";
 import type { TransportTuning } from "../delivery/transport-options.ts";
 import { compileValidator, ValidationError } from "../validation.ts";
 import { emailAddressSchema } from "../jobs/schemas.ts";
+import { existingForPut } from "./unreadable-config.ts";
 
 /** What trying a config needs: the same token provider and TLS settings as the worker. */
 export interface SmtpTesting {
@@ -53,7 +54,7 @@ export async function smtpConfigRoutes(app: FastifyInstance, opts: SmtpConfigRou
 
   app.put<Params & { Querystring: { verify?: string } }>("/v1/projects/:projectId/smtp-config", async (request, reply) => {
     const { projectId } = request.params;
-    const existing = await store.get(projectId);
+    const { existing, replacesUnreadable } = await existingForPut(store, projectId, request.body);
     const config = await parseSmtpConfig(request.body, { allowPrivateTargets: opts.allowPrivateTargets, existing: existing?.config });
     if (request.query.verify === "true" || request.query.verify === "1") {
       // Token, connect, TLS and login with the new config; the old one stays unless all pass.
@@ -61,7 +62,7 @@ export async function smtpConfigRoutes(app: FastifyInstance, opts: SmtpConfigRou
       const outcome = await testSend(candidate, { xoauth2: opts.testing.xoauth2, tuning: opts.testing.tuning });
       if (!outcome.ok) return reply.code(422).send(outcome);
     }
-    const stored = await store.put(projectId, config);
+    const stored = await store.put(projectId, config, { replaceUnreadable: replacesUnreadable });
     request.log.info({ projectId, version: stored.version, authType: config.auth?.type ?? "none" }, "smtp config saved");
     return redactConfig(stored.config);
   });

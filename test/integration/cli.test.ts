@@ -215,10 +215,11 @@ test("errors: no token, a wrong token, an unreachable API", async () => {
   assertError(await cli(["config", "get", "--project", "acme"], { env: { NOTIFY_API_URL: apiUrl } }), /^notify-smtp: no admin token: set NOTIFY_ADMIN_TOKEN or pass --token/, { code: 2 });
 
   const wrong = await cli(["config", "get", "--project", "acme"], { env: { NOTIFY_API_URL: apiUrl, NOTIFY_ADMIN_TOKEN: "not-the-token-1234" } });
-  assertError(wrong, /^notify-smtp: the API refused the token: set NOTIFY_ADMIN_TOKEN or --token$/, { code: 1 });
+  // The token was set and sent: the message says it was refused, not that it is missing.
+  assertError(wrong, /^notify-smtp: the API refused the token given by NOTIFY_ADMIN_TOKEN: it does not match the server's NOTIFY_ADMIN_TOKEN$/, { code: 1 });
   assert.ok(!wrong.stderr.includes("not-the-token-1234"));
   const wrongFlag = await cli(["jobs", "failed", "--token", "flag-token-5678", "--api", apiUrl], { env: {} });
-  assertError(wrongFlag, /^notify-smtp: the API refused the token/);
+  assertError(wrongFlag, /^notify-smtp: the API refused the token given by --token: /);
   assert.ok(!wrongFlag.stderr.includes("flag-token-5678"));
 
   const closed = `http://127.0.0.1:${await freePort()}`;

@@ -100,13 +100,15 @@ test("without or with a wrong bearer token → 401, and nothing is enqueued or s
     { authorization: h.settings.adminToken },
   ];
   const config = { host: "localhost", port: 25, fromEmail: "a@x.test" };
-  for (const headers of wrongAuth) {
+  for (const [i, headers] of wrongAuth.entries()) {
+    // One address per header: more than 10 refusals from one would be answered 429 (admin-auth.test.ts).
+    const remoteAddress = `192.0.2.${i + 1}`;
     const requests = [
-      h.app.inject({ method: "POST", url: "/v1/emails", headers, payload: valid }),
-      h.app.inject({ method: "POST", url: "/v1/emails", headers, payload: { bad: true } }),
-      h.app.inject({ method: "PUT", url: "/v1/projects/auth-p/smtp-config", headers, payload: config }),
-      h.app.inject({ method: "GET", url: "/v1/projects/x/smtp-config", headers }),
-      h.app.inject({ method: "DELETE", url: "/v1/projects/x/smtp-config", headers }),
+      h.app.inject({ method: "POST", url: "/v1/emails", remoteAddress, headers, payload: valid }),
+      h.app.inject({ method: "POST", url: "/v1/emails", remoteAddress, headers, payload: { bad: true } }),
+      h.app.inject({ method: "PUT", url: "/v1/projects/auth-p/smtp-config", remoteAddress, headers, payload: config }),
+      h.app.inject({ method: "GET", url: "/v1/projects/x/smtp-config", remoteAddress, headers }),
+      h.app.inject({ method: "DELETE", url: "/v1/projects/x/smtp-config", remoteAddress, headers }),
     ];
     for (const res of await Promise.all(requests)) {
       assert.equal(res.statusCode, 401, `${JSON.stringify(headers)}: ${res.body}`);

@@ -4,8 +4,9 @@ import type { FlagSpecs } from "../args.ts";
 import { configCommands } from "./config.ts";
 import { sendCommand } from "./send.ts";
 import { jobCommands } from "./jobs.ts";
+import { keyCommands } from "./keys.ts";
 
-export const COMMANDS: Command[] = [...configCommands, sendCommand, ...jobCommands];
+export const COMMANDS: Command[] = [...configCommands, sendCommand, ...jobCommands, ...keyCommands];
 
 export const GLOBAL_FLAGS: FlagSpecs = {
   api: { type: "string", valueName: "URL", help: "the API's base URL (else NOTIFY_API_URL, else http://127.0.0.1:3000)" },
@@ -16,4 +17,5 @@ export const GLOBAL_FLAGS: FlagSpecs = {
 export const GROUPS: Record<string, string> = {
   config: "a project's SMTP server",
   jobs: "follow, list and retry jobs",
+  keys: "the master key that seals stored secrets",
 };

@@ -3,6 +3,7 @@ import type { Command } from "../command.ts";
 import { pretty, stringFlag } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { renderTable } from "../table.ts";
+import { terminalText } from "../terminal-text.ts";
 import type { JobSummary } from "../../http/admin-jobs.ts";
 
 const MAX_LIMIT = 500;
@@ -35,7 +36,9 @@ export const jobCommands: Command[] = [
         await context.io.out("no failed jobs\n");
         return 0;
       }
-      const rows = jobs.map((job) => [job.id, job.type, job.projectId, job.to, String(job.attempts), when(job.failedAt), job.failedReason ?? ""]);
+      // The reason is what a peer said (cleaned by the server too, but this terminal is ours to protect).
+      const rows = jobs.map((job) =>
+        [job.id, job.type, job.projectId, job.to, String(job.attempts), when(job.failedAt), job.failedReason ?? ""].map((cell) => terminalText(cell)));
       await context.io.out(renderTable(["ID", "TYPE", "PROJECT", "TO", "ATTEMPTS", "FAILED AT", "REASON"], rows, { width: context.io.columns }));
       return 0;
     },
@@ -49,7 +52,7 @@ export const jobCommands: Command[] = [
       const id = context.args[0]!;
       const res = await context.api().post(`${jobPath(id)}/retry`, {});
       const { state } = res.body as { id: string; state: string };
-      await context.io.out(`job ${id} is queued again (now ${state}); follow it with: notify-smtp jobs get ${id}\n`);
+      await context.io.out(`job ${id} is queued again (now ${terminalText(state, 40)}); follow it with: notify-smtp jobs get ${id}\n`);
       return 0;
     },
   },
@@ -57,5 +60,5 @@ export const jobCommands: Command[] = [
 
 /** UTC, to the second: short enough for a table, unambiguous across operators' time zones. */
 function when(iso: string | null): string {
-  return iso ? `${iso.slice(0, 19).replace("T", " ")}Z` : "-";
+  return typeof iso === "string" ? `${iso.slice(0, 19).replace("T", " ")}Z` : "-";
 }

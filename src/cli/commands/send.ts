@@ -4,6 +4,7 @@ import { projectFlag, stringFlag } from "../command.ts";
 import { readJsonObject } from "../json-file.ts";
 import { UsageError } from "../errors.ts";
 import { EMAIL_TYPES } from "../../jobs/contracts.ts";
+import { terminalText } from "../terminal-text.ts";
 
 interface EnqueueAnswer {
   jobs: { id: string; to: string }[];
@@ -33,7 +34,7 @@ export const sendCommand: Command = {
     const res = await context.api().post("/v1/emails", { type, projectId, to, data, ...(typeof idempotencyKey === "string" ? { idempotencyKey } : {}) });
     const { jobs } = res.body as EnqueueAnswer;
     // No header: `notify-smtp send … | cut -d' ' -f1` gives the ids.
-    await context.io.out(jobs.map((job) => `${job.id} ${job.to}\n`).join(""));
+    await context.io.out(jobs.map((job) => `${terminalText(job.id, 200)} ${terminalText(job.to, 400)}\n`).join(""));
     return 0;
   },
 };
