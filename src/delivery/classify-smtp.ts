@@ -75,6 +75,13 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
   if (code === "EENVELOPE") {
     return new DeliveryError(text, { stage: "send", permanent: true, code, hint: "the sender or recipient address was refused" });
   }
+  if (code === "EPROTOCOL") {
+    // A reply over maxResponseSize, or one nobody asked for: a broken (or hostile) server.
+    return new DeliveryError(text, {
+      stage: context.stage === "auth" || context.stage === "send" ? context.stage : "connect", permanent: false, code,
+      hint: "the server's reply broke the SMTP protocol (too long, or out of turn): check that `host` and `port` point at an SMTP server",
+    });
+  }
   // Connection refused / reset / timeouts: the server may be back soon.
   const socketCode = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH/.exec(`${causeCode ?? ""} ${message}`)?.[0];
   const timedOut = /ETIMEDOUT|timeout/i.test(`${socketCode ?? code} ${message}`);

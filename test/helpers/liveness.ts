@@ -19,6 +19,15 @@ export interface Liveness {
   stop(): Promise<LivenessReport>;
 }
 
+/** Fails with the report unless the loop never stalled 100 ms and every `/healthz` took under 200 ms. */
+export function assertLively(report: LivenessReport, what: string): void {
+  const problems: string[] = [];
+  if (report.maxLoopDelayMs >= 100) problems.push(`the event loop stalled ${report.maxLoopDelayMs.toFixed(0)} ms`);
+  if (report.maxHealthzMs >= 200) problems.push(`/healthz took ${report.maxHealthzMs.toFixed(0)} ms`);
+  if (report.healthzFailures > 0) problems.push(`${report.healthzFailures} /healthz answers were not 200`);
+  if (problems.length > 0) throw new Error(`${what}: ${problems.join("; ")} (${JSON.stringify(report)})`);
+}
+
 export function watchLiveness(app?: FastifyInstance): Liveness {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
@@ -46,6 +55,8 @@ export function watchLiveness(app?: FastifyInstance): Liveness {
     : undefined;
   return {
     async stop() {
+      // One more turn of the loop, so a block that just ended is measured too.
+      await new Promise((resolve) => setTimeout(resolve, 40));
       clearInterval(ticker);
       if (prober) clearInterval(prober);
       await inFlight;

@@ -232,6 +232,24 @@ export function plainPassword(line: string): string {
   return Buffer.from(b64, "base64").toString("utf8").split("\u0000")[2] ?? "";
 }
 
+/**
+ * AUTH LOGIN (offer it with `authMethods: ["LOGIN"]`) that asks for the user and the password,
+ * then answers 535 with both base64 lines and what they decode to.
+ */
+export function echoLogin(): (line: string) => PeerAction {
+  const said: string[] = [];
+  return (line) => {
+    if (/^AUTH LOGIN/i.test(line)) {
+      said.length = 0;
+      return { do: "reply", text: "334 VXNlcm5hbWU6" };
+    }
+    said.push(line);
+    if (said.length === 1) return { do: "reply", text: "334 UGFzc3dvcmQ6" };
+    const decoded = said.map((b) => Buffer.from(b, "base64").toString("utf8"));
+    return { do: "reply", text: `535-5.7.8 you sent ${said.join(" and ")}\r\n535 5.7.8 that is ${decoded.join(" / ")}` };
+  };
+}
+
 /** A 535 that echoes the client's AUTH line back, base64 and decoded: a server fishing for leaks. */
 export function echoAuth(line: string): PeerAction {
   const decoded = Buffer.from(line.split(" ")[2] ?? "", "base64").toString("utf8");
