@@ -104,6 +104,20 @@ test("test-send over STARTTLS: a hang-up after the TLS upgrade, at AUTH and afte
   assertLively(await live.stop(), "STARTTLS hang-ups");
 });
 
+test("a server that accepts the message and resets the connection at QUIT (after test-send is done with it): 200, nothing thrown later", async () => {
+  const p = await peer({ script: { QUIT: { do: "reset" } } });
+  await putConfig(h, "quit-reset", config(p));
+  const live = watchLiveness(h.app);
+  const { status, body } = await testSend("quit-reset");
+  assert.equal(status, 200, JSON.stringify(body));
+  await p.waitForClosed(1, 3000);
+  // Give a late socket error time to surface (it would fail this file as an uncaught exception).
+  await new Promise((r) => setTimeout(r, 300));
+  assertLively(await live.stop(), "reset at QUIT");
+  assert.equal(p.sessions[0]?.messages.length, 1);
+  assert.equal(p.sessions[0]?.stage, "QUIT", "the client said QUIT and the server reset");
+});
+
 test("PUT ?verify=true against a server that hangs up during AUTH: 422 at auth, the old config stays", async () => {
   const good = await peer({});
   await putConfig(h, "verify-hang", config(good));
