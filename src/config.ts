@@ -39,6 +39,8 @@ export interface Settings {
   backoffMs: number;
   /** Cap on one retry delay (JOB_BACKOFF_MAX_MS, default 15 min). */
   backoffMaxMs: number;
+  /** Total time one send may take, from connect to the final reply (SEND_TIMEOUT_MS, default 120000). */
+  sendTimeoutMs: number;
   /** Directory for generated development secrets (.data/). */
   dataDir: string;
 }
@@ -100,6 +102,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
     attempts: intSetting(env, "JOB_ATTEMPTS", 8, 1, 100),
     backoffMs: intSetting(env, "JOB_BACKOFF_MS", 2000, 1, 3_600_000),
     backoffMaxMs: intSetting(env, "JOB_BACKOFF_MAX_MS", 15 * 60_000, 1, 24 * 3_600_000),
+    sendTimeoutMs: intSetting(env, "SEND_TIMEOUT_MS", 120_000, 100, 3_600_000),
     dataDir,
   };
 }

@@ -3,8 +3,11 @@
 // composer, which is a pipeline of streams and costs more CPU per email than everything else
 // on the worker's hot path together (see bench/). Header encoding still uses nodemailer's own
 // MIME functions; bodies are 7bit when they are plain ASCII with short lines, else base64.
-import { randomBytes } from "node:crypto";
-import { encodeWords } from "nodemailer/lib/mime-funcs";
+// Template text is someone else's: the boundary is random per message (a body cannot guess it
+// and close a part early), and every header value is quoted or RFC 2047 encoded with control
+// characters removed (a name cannot add an address or a header).
+import { randomBytes, randomFillSync } from "node:crypto";
+import { encodeWord } from "nodemailer/lib/mime-funcs";
 
 export interface ComposeInput {
   from: { name?: string; address: string };
@@ -36,6 +39,30 @@ function nextUnique(): string {
   return `${Date.now().toString(36)}.${counter.toString(36)}.${processPart}`;
 }
 
+// Boundaries: 144 random bits each, cut from a pool refilled by the CSPRNG every ~220 messages,
+// so the hot path does not call into the RNG per message.
+const BOUNDARY_BYTES = 18;
+const pool = Buffer.allocUnsafe(BOUNDARY_BYTES * 227);
+let poolOffset = pool.length;
+function randomBoundary(): string {
+  if (poolOffset + BOUNDARY_BYTES > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const token = pool.toString("base64url", poolOffset, poolOffset + BOUNDARY_BYTES);
+  poolOffset += BOUNDARY_BYTES;
+  return `=_notify_${token}`;
+}
+
+/** C0 controls (TAB, CR, LF, NUL, ESC …), DEL and C1 controls: never raw in a header. */
+const CONTROLS = /[\x00-\x1f\x7f-\x9f]+/g;
+const HAS_CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+
+/** Header text with every run of control characters turned into one space. */
+export function headerText(value: string): string {
+  return HAS_CONTROL.test(value) ? value.replace(CONTROLS, " ").trim() : value;
+}
+
 export class ComposeError extends Error {
   override name = "ComposeError";
 }
@@ -48,9 +75,10 @@ export function composeMessage(input: ComposeInput, now: Date = new Date()): Com
     throw new ComposeError("addresses must be ASCII");
   }
   const domain = input.from.address.slice(input.from.address.lastIndexOf("@") + 1) || "localhost";
-  const unique = nextUnique();
-  const messageId = `<${unique}@${domain}>`;
-  const boundary = `--_notify_${unique}`;
+  const messageId = `<${nextUnique()}@${domain}>`;
+  let boundary = randomBoundary();
+  // Unguessable already; this makes "a body can never close its part" hold without odds.
+  while (input.text.includes(boundary) || input.html.includes(boundary)) boundary = randomBoundary();
 
   const lines = [
     `From: ${formatAddress(input.from)}`,
@@ -94,16 +122,25 @@ function hasLongLine(body: string): boolean {
   }
 }
 
+/**
+ * `"Name" <address>`: a quoted string when the name is printable ASCII (quotes and backslashes
+ * escaped), else encoded words for the whole name, so no comma, angle bracket or control in a name can
+ * ever read as a second address.
+ */
 function formatAddress(address: { name?: string; address: string }): string {
-  if (!address.name) return address.address;
-  const name = address.name.replace(/[\r\n]+/g, " ");
-  if (SAFE_HEADER.test(name)) return `"${name.replace(/["\\]/g, "\\$&")}" <${address.address}>`;
-  return `${encodeWords(name, "B", 52, true)} <${address.address}>`;
+  const name = address.name ? headerText(address.name) : "";
+  if (!name) return address.address;
+  // "=?" too: many clients decode encoded words even inside quotes; encoded, it shows as written.
+  if (SAFE_HEADER.test(name) && !name.includes("=?")) return `"${name.replace(/["\\]/g, "\\$&")}" <${address.address}>`;
+  return `${encodeWord(name, "B", 52)} <${address.address}>`;
 }
 
-/** Subject-like text: as is when ASCII and short, else RFC 2047 encoded words, folded. */
+/**
+ * Subject-like text: as is when printable ASCII, short and free of "=?" (which a client would
+ * decode as an encoded word), else RFC 2047 encoded words, folded.
+ */
 function encodeHeader(value: string): string {
-  const clean = value.replace(/[\r\n]+/g, " ");
-  if (SAFE_HEADER.test(clean) && clean.length <= 900) return clean;
-  return encodeWords(clean, "B", 52, true).replace(/\?= =\?/g, "?=\r\n =?");
+  const clean = headerText(value);
+  if (SAFE_HEADER.test(clean) && clean.length <= 900 && !clean.includes("=?")) return clean;
+  return encodeWord(clean, "B", 52).replace(/\?= =\?/g, "?=\r\n =?");
 }

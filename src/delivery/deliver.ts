@@ -17,6 +17,8 @@ import type { SentMarkers } from "./sent-markers.ts";
 import type { TransportPool } from "./transport-pool.ts";
 import type { DeliveryObserver } from "./observer.ts";
 import type { XOAuth2 } from "./xoauth2.ts";
+import { smtpSecrets } from "./smtp-secrets.ts";
+import { cleanPeerText } from "../net/peer-text.ts";
 
 export interface DeliverDeps {
   resolver: ConfigResolver;
@@ -95,10 +97,10 @@ export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2"
   let token = oauth ? await oauth.token(resolved) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      const info = await deps.transports.get(resolved).sendMail(message.mail);
-      return { messageId: message.messageId ?? info.messageId, response: info.response };
+      const info = await deps.transports.send(resolved, message.mail);
+      return { messageId: message.messageId ?? info.messageId, response: cleanPeerText(info.response, { secrets: smtpSecrets(config, token) }) };
     } catch (error) {
-      const err = classifySmtpError(error, { oauth: Boolean(oauth) });
+      const err = classifySmtpError(error, { oauth: Boolean(oauth), secrets: smtpSecrets(config, token) });
       if (!oauth || token === undefined || attempt > 1 || err.stage !== "auth" || err.smtpCode !== 535) throw err;
       // The server refused our token (revoked, or permissions changed): once, with a fresh one.
       await oauth.invalidate(resolved, token);

@@ -4,7 +4,7 @@ import type Mail from "nodemailer/lib/mailer";
 import MailComposer from "nodemailer/lib/mail-composer";
 import type { SmtpConfig } from "../smtp-config/model.ts";
 import type { RenderedEmail } from "../templates/index.ts";
-import { composeMessage, ComposeError } from "./compose.ts";
+import { composeMessage, ComposeError, headerText } from "./compose.ts";
 
 export interface OutgoingMessage {
   mail: Mail.Options;
@@ -32,7 +32,9 @@ export function toMessage(config: SmtpConfig, to: string, email: RenderedEmail):
     return { mail: { envelope: composed.envelope, raw: composed.raw, messageId: composed.messageId }, messageId: composed.messageId };
   } catch (err) {
     if (!(err instanceof ComposeError)) throw err;
-    return { mail: { ...input, textEncoding: "quoted-printable" } };
+    // nodemailer quotes or encodes names itself; controls go first, as on the fast path.
+    const from = input.from.name ? { name: headerText(input.from.name), address: input.from.address } : input.from;
+    return { mail: { ...input, from, subject: headerText(input.subject), textEncoding: "quoted-printable" } };
   }
 }
 

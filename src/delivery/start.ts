@@ -13,7 +13,7 @@ import { XOAuth2 } from "./xoauth2.ts";
 import type { TokenCache, TokenObserver } from "../oauth/token-cache.ts";
 import { createTokenService, type TokenServiceOptions } from "../oauth/token-service.ts";
 
-export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs" | "allowPrivateTargets">;
+export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs" | "allowPrivateTargets" | "sendTimeoutMs">;
 
 export interface DeliveryOptions {
   transport?: Omit<TransportPoolOptions, "log">;
@@ -59,7 +59,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   });
   const { tokens } = tokenService;
   const xoauth2 = new XOAuth2(tokens, settings.masterKey);
-  const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, ...options.transport, log, xoauth2 });
+  const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport, log, xoauth2 });
   resolver.onChange((projectId) => {
     transports.closeProject(projectId);
     tokens.dropProject(projectId).catch((err: unknown) => log.warn({ err, projectId }, "could not drop cached tokens"));

@@ -21,7 +21,15 @@ export interface TransportTuning {
   blockPrivateTargets?: boolean;
   /** With blockPrivateTargets: which addresses count as blocked. Default: private and loopback. */
   blockedAddress?: AddressGuard;
+  /** Total time per send, connect to final reply (SEND_TIMEOUT_MS). Default 120000. */
+  sendTimeoutMs?: number;
 }
+
+/**
+ * The longest server reply we read. nodemailer's own limit is 1 MB, and parsing a megabyte
+ * EHLO reply blocks the event loop for tens of milliseconds; real replies are a few hundred bytes.
+ */
+export const MAX_REPLY_BYTES = 64 * 1024;
 
 /** Where and how to connect: host, port, TLS policy, timeouts. Shared by the pool and test-send. */
 export function connectionOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}): SMTPConnection.Options {
@@ -37,6 +45,7 @@ export function connectionOptions(resolved: ResolvedConfig, tuning: TransportTun
     connectionTimeout: tuning.connectionTimeoutMs ?? 10_000,
     greetingTimeout: tuning.connectionTimeoutMs ?? 10_000,
     socketTimeout: tuning.socketTimeoutMs ?? 60_000,
+    maxResponseSize: MAX_REPLY_BYTES,
     tls: { rejectUnauthorized: true, minVersion: "TLSv1.2", ...(isIP(config.host) ? {} : { servername: config.host }), ...(tuning.ca ? { ca: tuning.ca } : {}) },
   };
 }

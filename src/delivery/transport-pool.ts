@@ -1,8 +1,13 @@
 // One pooled nodemailer transport per (project, config fingerprint). An edited config has a
 // new fingerprint, so an old authenticated connection is never reused for it; the old
 // transport is closed when the change is announced, and any transport idle too long is closed.
+// Every send has a total deadline (SEND_TIMEOUT_MS): when it passes, the pool drops the
+// message and closes the connection that was stuck on it.
 import nodemailer, { type Transporter } from "nodemailer";
+import type Mail from "nodemailer/lib/mailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool";
+import type { Stage } from "../errors.ts";
+import { DEFAULT_SEND_TIMEOUT_MS, sendTimeoutError } from "./send-deadline.ts";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
 import { transportOptions, type TransportTuning } from "./transport-options.ts";
@@ -50,6 +55,31 @@ export class TransportPool {
     return slot.transport;
   }
 
+  /**
+   * Sends one message on the config's pooled transport within SEND_TIMEOUT_MS, from waiting for
+   * a connection to the final reply. On the deadline nodemailer's abort drops the message from
+   * the queue or closes the connection delivering it (other connections go on), and the send
+   * fails with a transient `send_timeout` at stage connect (the session never got ready) or send.
+   */
+  async send(resolved: ResolvedConfig, mail: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
+    const transport = this.get(resolved);
+    const ms = this.options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+    const controller = new AbortController();
+    let stage: Stage | undefined;
+    const timer = setTimeout(() => {
+      stage = stuckStage(transport, controller.signal);
+      controller.abort();
+    }, ms);
+    try {
+      return await transport.sendMail({ ...mail, signal: controller.signal });
+    } catch (err) {
+      if (stage) throw sendTimeoutError(stage, ms);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Closes every transport of a project (its config changed or was deleted). */
   closeProject(projectId: string): void {
     for (const [key, slot] of this.slots) {
@@ -77,4 +107,21 @@ export class TransportPool {
     // nodemailer's pool lets in-flight messages finish before closing its connections.
     slot.transport.close();
   }
+}
+
+/** The parts of nodemailer's pool internals `stuckStage` reads (not in its public types). */
+interface PoolInternals {
+  transporter?: { _connections?: { _connected?: boolean; queueEntry?: { mail?: { data?: { signal?: unknown } } } | false }[] };
+}
+
+/**
+ * Where the message behind `signal` is stuck: "send" when its connection is logged in (MAIL,
+ * RCPT, DATA), else "connect" (queued for a connection, or greeting, EHLO, STARTTLS, AUTH
+ * still going). Only read when the deadline fires; if nodemailer's internals change it says "send".
+ */
+function stuckStage(transport: PooledTransport, signal: AbortSignal): Stage {
+  const connections = (transport as unknown as PoolInternals).transporter?._connections;
+  if (!Array.isArray(connections)) return "send";
+  const resource = connections.find((c) => c.queueEntry && c.queueEntry.mail?.data?.signal === signal);
+  return resource?._connected ? "send" : "connect";
 }

@@ -12,7 +12,7 @@ import { defaultServerConfig } from "../smtp-config/default-server.ts";
 import type { AppDeps } from "./app.ts";
 import { rotateMasterKey } from "../key-rotation.ts";
 
-export type ApiSettings = Pick<Settings, "adminToken" | "allowPrivateTargets" | "masterKey" | "defaultSmtpUrl" | "defaultFrom">;
+export type ApiSettings = Pick<Settings, "adminToken" | "allowPrivateTargets" | "masterKey" | "defaultSmtpUrl" | "defaultFrom" | "sendTimeoutMs">;
 
 export interface ApiDepsOptions {
   metrics?: Metrics;
@@ -38,7 +38,7 @@ export function assembleApiDeps(services: Services, settings: ApiSettings, log: 
       masterKey: settings.masterKey,
       xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey),
       defaultConfig: defaultServerConfig(settings),
-      tuning: { blockPrivateTargets: !settings.allowPrivateTargets, ...options.tuning },
+      tuning: { blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.tuning },
     },
   };
   return { deps, close: () => tokenService.close() };

@@ -50,6 +50,24 @@ export function safeHref(url: string | undefined): string | undefined {
   return url;
 }
 
+/**
+ * `safeHref`, in ASCII: a mail header (List-Unsubscribe) takes no raw UTF-8, so a non-ASCII
+ * URL gets its host punycoded and the rest percent-encoded (the WHATWG URL serialisation).
+ * ASCII URLs come back untouched; one that does not parse is dropped.
+ */
+export function asciiHref(url: string | undefined): string | undefined {
+  const safe = safeHref(url);
+  if (safe === undefined) return undefined;
+  let ascii = true;
+  for (let i = 0; i < safe.length && ascii; i++) ascii = safe.charCodeAt(i) < 0x80;
+  if (ascii) return safe;
+  try {
+    return safeHref(new URL(safe).href);
+  } catch {
+    return undefined;
+  }
+}
+
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROL_RUN = /[\u0000-\u001f\u007f]+/g;
 

@@ -1,6 +1,6 @@
 import type { StatusPageData } from "../jobs/contracts.ts";
 import type { RenderedEmail } from "./index.ts";
-import { safeHref, subjectLine } from "./escape.ts";
+import { asciiHref, subjectLine } from "./escape.ts";
 import { renderHtml, renderText, type Layout, type Tone } from "./layout.ts";
 
 const KIND: Record<StatusPageData["kind"], { label: string; tone: Tone }> = {
@@ -12,7 +12,8 @@ const KIND: Record<StatusPageData["kind"], { label: string; tone: Tone }> = {
 export function renderStatusPage(data: StatusPageData): RenderedEmail {
   const kind = KIND[data.kind];
   // An unsafe unsubscribe URL is dropped everywhere: a header we cannot trust is worse than none.
-  const unsubscribeUrl = safeHref(data.unsubscribeUrl);
+  // It goes into a header, so in ASCII (punycode host, percent-encoded path).
+  const unsubscribeUrl = asciiHref(data.unsubscribeUrl);
   const layout: Layout = {
     heading: data.title,
     badge: kind,

@@ -47,6 +47,15 @@ test("bad values are one clear line", () => {
   assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: "abc" }), /32 random bytes/);
 });
 
+test("SEND_TIMEOUT_MS: 120000 by default, a whole number of ms from 100 to one hour", () => {
+  const key = randomBytes(32).toString("base64");
+  assert.equal(loadSettings({ NOTIFY_MASTER_KEY: key }).sendTimeoutMs, 120_000);
+  assert.equal(loadSettings({ NOTIFY_MASTER_KEY: key, SEND_TIMEOUT_MS: "30000" }).sendTimeoutMs, 30_000);
+  for (const bad of ["0", "99", "1.5", "soon", "3600001"]) {
+    assert.throws(() => loadSettings({ NOTIFY_MASTER_KEY: key, SEND_TIMEOUT_MS: bad }), /SEND_TIMEOUT_MS must be a whole number from 100 to 3600000/, bad);
+  }
+});
+
 test("DEFAULT_SMTP_URL and DEFAULT_FROM", () => {
   const c = parseSmtpUrl("smtp://us%40er:p%3Ass@mail.example.com:2525", "Acme <a@acme.test>");
   assert.deepEqual(
