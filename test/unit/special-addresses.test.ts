@@ -104,3 +104,17 @@ test("refuseBlockedLiteral: IP literals are judged before any dial; names are le
   assert.equal(refuseBlockedLiteral("8.8.8.8"), undefined);
   assert.equal(refuseBlockedLiteral("localhost"), undefined, "a name is checked on what it resolves to");
 });
+
+test("guardedConnector (undici's dial): refuses plain http and blocked literals before opening a socket", async () => {
+  const { guardedConnector } = await import("../../src/net/guarded-connector.ts");
+  const connect = guardedConnector({ timeoutMs: 1000 });
+  const dial = (protocol: string, hostname: string) =>
+    new Promise<string>((resolve) => connect({ protocol, hostname, port: "9" }, (err, socket) => {
+      socket?.destroy();
+      resolve((err as NodeJS.ErrnoException | null)?.code ?? "connected");
+    }));
+  assert.equal(await dial("http:", "example.com"), "EINSECUREURL");
+  assert.equal(await dial("https:", "127.0.0.1"), "EPRIVATE");
+  assert.equal(await dial("https:", "[::ffff:7f00:1]"), "EPRIVATE");
+  assert.equal(await dial("https:", "localhost"), "EPRIVATE", "a name: the guarded lookup refuses what it resolves to");
+});
