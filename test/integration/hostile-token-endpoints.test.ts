@@ -15,8 +15,7 @@ import { createHarness, eventually, getJob, waitForJobState, type Harness, enque
 import { startTestSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.ts";
 import { ESCAPES, startHostileTokenPeer, type HostileTokenPeer } from "../helpers/peers/token.ts";
 import { dumpPrefix } from "../helpers/redis-dump.ts";
-import { secretForms } from "../../src/oauth/token-answer.ts";
-import { MAX_TOKEN_LIFETIME_S } from "../../src/oauth/token-answer.ts";
+import { MAX_TOKEN_LIFETIME_S, secretForms } from "../../src/oauth/token-answer.ts";
 
 const hex = randomBytes(6).toString("hex");
 /** Characters that form-encoding changes, so an echoed body carries a different spelling. */
@@ -33,6 +32,8 @@ let smtp: TestSmtpServer;
 /** Every API answer body, for the leak scan. */
 const answers: string[] = [];
 const jobIds: string[] = [];
+/** JWT assertions the echo endpoint received, for the leak scan. */
+const assertions: string[] = [];
 
 before(async () => {
   peer = await startHostileTokenPeer({ dripMs: 100 });
@@ -132,7 +133,6 @@ test("an echo of a JWT-bearer request: the signed assertion is masked", async ()
   assert.match(body.message, /assertion=\[redacted\]/);
   assertions.push(assertion);
 });
-const assertions: string[] = [];
 
 test("a 60 KB error with CR/LF and ANSI/OSC escapes: one clean line of at most 1 KB, in the answer and the job reason", async () => {
   await configure("huge", clientSecretAuth("huge-error"));
