@@ -11,12 +11,14 @@ export interface FieldError {
   message: string;
 }
 
-/** Input broke the contract. Maps to HTTP 400 with `details`. */
+/** Input broke the contract. Maps to HTTP 400 with `details`, and `code` as the error code. */
 export class ValidationError extends Error {
   override name = "ValidationError";
   constructor(
     message: string,
     readonly details: FieldError[],
+    /** Default "validation_failed"; a more specific code when the client must do one thing (e.g. "secret_required"). */
+    readonly code: string = "validation_failed",
   ) {
     super(message);
   }

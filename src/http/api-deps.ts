@@ -7,7 +7,7 @@ import type { Metrics } from "../metrics.ts";
 import type { DevInbox } from "../dev-inbox/inbox.ts";
 import type { TransportTuning } from "../delivery/transport-options.ts";
 import { XOAuth2 } from "../delivery/xoauth2.ts";
-import { createTokenService } from "../oauth/token-service.ts";
+import { createTokenService, type TokenServiceOptions } from "../oauth/token-service.ts";
 import { defaultServerConfig } from "../smtp-config/default-server.ts";
 import type { AppDeps } from "./app.ts";
 import { rotateMasterKey } from "../key-rotation.ts";
@@ -19,11 +19,13 @@ export interface ApiDepsOptions {
   devInbox?: DevInbox;
   /** Connection settings for test-sends (tests add their CA and shorter timeouts). */
   tuning?: TransportTuning;
+  /** Token endpoint timeouts and caps for test-sends (default: the endpoint's own defaults). */
+  tokenEndpoint?: TokenServiceOptions["endpoint"];
 }
 
 export function assembleApiDeps(services: Services, settings: ApiSettings, log: Logger, options: ApiDepsOptions = {}): { deps: AppDeps; close(): Promise<void> } {
   // Test-sends use the same token cache, shared in Redis, as the workers.
-  const tokenService = createTokenService({ redis: services.redis, keys: services.keys, masterKey: settings.masterKey, allowPrivateTargets: settings.allowPrivateTargets, log });
+  const tokenService = createTokenService({ redis: services.redis, keys: services.keys, masterKey: settings.masterKey, allowPrivateTargets: settings.allowPrivateTargets, log, endpoint: options.tokenEndpoint });
   const deps: AppDeps = {
     log,
     redis: services.redis,

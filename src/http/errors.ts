@@ -27,7 +27,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     reply.code(404).send(errorBody("not_found", `no route for ${request.method} ${request.url.split("?")[0]}`));
   });
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    if (error instanceof ValidationError) return reply.code(400).send(errorBody("validation_failed", error.message, error.details));
+    if (error instanceof ValidationError) return reply.code(400).send(errorBody(error.code, error.message, error.details));
     if (error instanceof HttpError) return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
     // A config sealed under a key we lack is the operator's to fix, not a bug of ours: say how.
     if (error instanceof UnreadableConfigError) return reply.code(409).send(errorBody(error.code, `${error.message}. To fix: ${error.hint}`));

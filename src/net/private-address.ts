@@ -1,26 +1,13 @@
 // Guards against server-side request forgery: a project's SMTP host or token URL must not
 // point into our own network unless the operator explicitly allows it.
-import { BlockList, isIP, type LookupFunction } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
 import { lookup } from "node:dns/promises";
 import { lookup as lookupCallback } from "node:dns";
+import { isNonPublicAddress } from "./special-addresses.ts";
 
-const blocked = new BlockList();
-for (const [net, bits] of [
-  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16],
-  ["172.16.0.0", 12], ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 3],
-] as const) blocked.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]] as const) {
-  blocked.addSubnet(net, bits, "ipv6");
-}
-
+/** Loopback, private, link-local, documentation, … (see special-addresses.ts for the table). */
 export function isPrivateAddress(ip: string): boolean {
-  const family = isIP(ip);
-  if (family === 4) return blocked.check(ip, "ipv4");
-  if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-    return mapped?.[1] ? blocked.check(mapped[1], "ipv4") : blocked.check(ip, "ipv6");
-  }
-  return false;
+  return isNonPublicAddress(ip);
 }
 
 export class PrivateTargetError extends Error {
@@ -76,3 +63,14 @@ export function guardedLookup(blocked: AddressGuard = isPrivateAddress): LookupF
 }
 
 export const publicOnlyLookup: LookupFunction = guardedLookup(isPrivateAddress);
+
+/**
+ * Node skips `lookup` when the host is already an IP address, so a lookup-based guard alone
+ * never sees `127.0.0.1` or `[::1]`: every dial checks the literal with this first. Returns the
+ * EPRIVATE error to fail with, or undefined when `host` is a name or a public address.
+ */
+export function refuseBlockedLiteral(host: string, blocked: AddressGuard = isPrivateAddress): (Error & { code: string }) | undefined {
+  const literal = host.replace(/^\[|\]$/g, "");
+  if (!isIP(literal) || !blocked(literal)) return undefined;
+  return Object.assign(new Error(`${host} is a private or loopback address`), { code: "EPRIVATE" });
+}

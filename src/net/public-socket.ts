@@ -1,14 +1,13 @@
 // A TCP connection that refuses to reach private addresses, checked on the address actually
 // dialled (so DNS rebinding after a config was saved does not get around it). nodemailer
 // takes it through its `getSocket` hook and does TLS on top as usual.
-import { connect, isIP, type Socket } from "node:net";
-import { guardedLookup, isPrivateAddress, type AddressGuard } from "./private-address.ts";
+import { connect, type Socket } from "node:net";
+import { guardedLookup, isPrivateAddress, refuseBlockedLiteral, type AddressGuard } from "./private-address.ts";
 
 export function connectPublicOnly(host: string, port: number, timeoutMs: number, blocked: AddressGuard = isPrivateAddress): Promise<Socket> {
+  const refused = refuseBlockedLiteral(host, blocked);
+  if (refused) return Promise.reject(refused);
   const literal = host.replace(/^\[|\]$/g, "");
-  if (isIP(literal) && blocked(literal)) {
-    return Promise.reject(Object.assign(new Error(`${host} is a private or loopback address`), { code: "EPRIVATE" }));
-  }
   return new Promise((resolve, reject) => {
     const socket = connect({ host: literal, port, lookup: guardedLookup(blocked), autoSelectFamily: true });
     const timer = setTimeout(() => fail(Object.assign(new Error(`connecting to ${host}:${port} timed out`), { code: "ETIMEDOUT" })), timeoutMs);

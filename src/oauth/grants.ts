@@ -11,7 +11,8 @@ const ASSERTION_LIFETIME_S = 3600;
 export async function fetchToken(endpoint: TokenEndpoint, spec: TokenSpec, now = Date.now()): Promise<TokenResponse> {
   if (spec.grant === "jwt_bearer") {
     const form = new URLSearchParams({ grant_type: JWT_BEARER, assertion: await signAssertion(spec, now) });
-    return endpoint.post(spec.tokenUrl, form);
+    // The key material never leaves us, but it is masked too should anything ever carry it.
+    return endpoint.post(spec.tokenUrl, form, { secrets: [spec.clientSecret] });
   }
   const form = new URLSearchParams({ grant_type: "client_credentials", scope: spec.scope });
   const headers: Record<string, string> = {};
@@ -23,7 +24,7 @@ export async function fetchToken(endpoint: TokenEndpoint, spec: TokenSpec, now =
     form.set("client_id", spec.clientId);
     form.set("client_secret", spec.clientSecret);
   }
-  return endpoint.post(spec.tokenUrl, form, headers);
+  return endpoint.post(spec.tokenUrl, form, { headers, secrets: [spec.clientSecret] });
 }
 
 export async function signAssertion(spec: TokenSpec, now: number): Promise<string> {

@@ -13,6 +13,9 @@ export interface SigningKey {
   tokenUri?: string;
 }
 
+/** RS256 keys shorter than this are refused (NIST SP 800-131A; 512- and 1024-bit RSA are factorable). */
+export const MIN_RSA_BITS = 2048;
+
 export class KeyMaterialError extends Error {
   override name = "KeyMaterialError";
 }
@@ -64,6 +67,10 @@ function importRsaKey(pem: string): KeyObject {
   }
   if (key.asymmetricKeyType !== "rsa") {
     throw new KeyMaterialError(`RS256 needs an RSA private key (got ${key.asymmetricKeyType ?? "an unknown key type"})`);
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_RSA_BITS) {
+    throw new KeyMaterialError(`the RSA private key has ${bits} bits; at least ${MIN_RSA_BITS} are required (create a new key for the service account)`);
   }
   return key;
 }

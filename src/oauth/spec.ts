@@ -3,7 +3,8 @@
 import type { MasterKey } from "../crypto/master-key.ts";
 import { fingerprint } from "../crypto/fingerprint.ts";
 import type { OAuthAuth, OAuthGrant, ResolvedConfig, TokenEndpointAuth } from "../smtp-config/model.ts";
-import { detectGrant, parseSigningKey, type SigningKey } from "./key-material.ts";
+import { DeliveryError } from "../errors.ts";
+import { detectGrant, KeyMaterialError, parseSigningKey, type SigningKey } from "./key-material.ts";
 
 export interface TokenSpec {
   /** Cache id: HMAC over project, token URL, client, scope, user and secret. */
@@ -36,7 +37,7 @@ export function tokenSpecFor(resolved: ResolvedConfig, masterKey: MasterKey): To
   if (cached) return cached;
   const auth = resolved.config.auth as OAuthAuth;
   const grant = auth.grant ?? detectGrant(auth.clientSecret);
-  const signingKey = grant === "jwt_bearer" ? parseSigningKey(auth.clientSecret) : undefined;
+  const signingKey = grant === "jwt_bearer" ? readStoredKey(auth.clientSecret) : undefined;
   const tokenUrl = auth.tokenUrl || signingKey?.tokenUri || "";
   const scope = auth.scope || defaultScope(tokenUrl) || "";
   const user = auth.user ?? resolved.config.fromEmail;
@@ -55,4 +56,14 @@ export function tokenSpecFor(resolved: ResolvedConfig, masterKey: MasterKey): To
   };
   specs.set(resolved, spec);
   return spec;
+}
+
+/** A stored key that no longer passes (e.g. one saved before short RSA keys were refused) is a permanent config error. */
+function readStoredKey(clientSecret: string): SigningKey {
+  try {
+    return parseSigningKey(clientSecret);
+  } catch (err) {
+    if (!(err instanceof KeyMaterialError)) throw err;
+    throw new DeliveryError(err.message, { stage: "config", permanent: true, code: "invalid_signing_key", hint: "PUT the config again with a current RSA key of at least 2048 bits" });
+  }
 }

@@ -3,14 +3,14 @@
 // asks the provider at a time (a short Redis lock; the others poll for its result). Tokens are
 // refreshed ahead of expiry in the background, so in steady state no send waits for one.
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
 import type { MasterKey } from "../crypto/master-key.ts";
 import { open, seal } from "../crypto/seal.ts";
 import type { Logger } from "../log.ts";
 import { DeliveryError, type DeliveryErrorFields } from "../errors.ts";
 import type { TokenSpec } from "./spec.ts";
-import type { TokenResponse } from "./token-endpoint.ts";
+import { MAX_TOKEN_LIFETIME_S, type TokenResponse } from "./token-answer.ts";
 
 export interface TokenObserver {
   hit(): void;
@@ -158,28 +158,47 @@ export class TokenCache {
       const classified = err instanceof DeliveryError ? err : new DeliveryError(String((err as Error).message), { stage: "token", permanent: false, code: "token_error" });
       observer?.request(classified.permanent ? "permanent" : "transient");
       if (classified.permanent) {
-        await redis
+        // Only our own classification goes to Redis: the message was cleaned (peer text
+        // capped, secrets masked) where the provider's answer was read.
+        await this.write(spec, "token error", redis
           .multi()
           .set(keys.tokenError(spec.id), JSON.stringify(classified.toJSON()), "PX", this.negativeTtlMs)
           .sadd(keys.tokenIndex(spec.projectId), spec.id)
-          .pexpire(keys.tokenIndex(spec.projectId), INDEX_TTL_MS)
-          .exec();
+          .pexpire(keys.tokenIndex(spec.projectId), INDEX_TTL_MS));
         this.rememberNegative(spec, classified.toJSON());
       }
       throw classified;
     }
     observer?.request("ok");
-    const lifetime = response.expiresIn * 1000;
+    // The endpoint already validated and capped expires_in; a fetch that did not (tests inject
+    // their own) must not turn the arithmetic below into NaN either.
+    const lifetime = Math.min(Number.isFinite(response.expiresIn) && response.expiresIn > 0 ? response.expiresIn : 0, MAX_TOKEN_LIFETIME_S) * 1000;
     const usable = lifetime - Math.min(Math.max(60_000, lifetime * 0.1), lifetime * 0.5);
     const value = { token: response.accessToken, expiresAt: started + usable, refreshAt: started + usable * 0.75 };
     const envelope = seal(masterKey, JSON.stringify(value), `token:${spec.id}`);
-    await redis
+    // A token we could not share is still good here: use it, and say so (other replicas will
+    // fetch their own until the write works again).
+    await this.write(spec, "access token", redis
       .multi()
       .set(keys.token(spec.id), envelope, "PX", Math.max(1, Math.round(value.expiresAt - Date.now())))
       .sadd(keys.tokenIndex(spec.projectId), spec.id)
-      .pexpire(keys.tokenIndex(spec.projectId), INDEX_TTL_MS)
-      .exec();
+      .pexpire(keys.tokenIndex(spec.projectId), INDEX_TTL_MS));
     return this.remember(spec, { ...value, envelope });
+  }
+
+  /**
+   * Runs a MULTI and logs a warning when it, or any command in it, failed. ioredis reports a
+   * failed command inside a transaction in exec()'s result, not as a rejection: unchecked, a
+   * refused SET is silent.
+   */
+  private async write(spec: TokenSpec, what: string, multi: ChainableCommander): Promise<void> {
+    try {
+      const results = await multi.exec();
+      const failed = results ? results.find(([err]) => err)?.[0] : new Error("the transaction was aborted");
+      if (failed) throw failed;
+    } catch (err) {
+      this.options.log.warn({ projectId: spec.projectId, err: { message: (err as Error).message } }, `could not store the ${what} in Redis`);
+    }
   }
 
   private async readShared(spec: TokenSpec): Promise<Cached | null> {

@@ -1,45 +1,67 @@
-// One POST to a token endpoint with undici: bounded in time and size, and every way it can go
-// wrong turned into a classified DeliveryError (stage "token").
+// One POST to a token endpoint with undici: bounded in time and size, guarded against private
+// targets on every dial, and every way it can go wrong turned into a classified DeliveryError
+// (stage "token"). What the endpoint answered is read by token-answer.ts.
 import { Agent, request, errors as undiciErrors } from "undici";
 import { DeliveryError } from "../errors.ts";
-import { publicOnlyLookup } from "../net/private-address.ts";
-import { tokenHint } from "./hints.ts";
+import { guardedConnector, INSECURE_URL, refuseUrl } from "../net/guarded-connector.ts";
+import { isPrivateAddress, type AddressGuard } from "../net/private-address.ts";
+import { readTokenAnswer, secretForms, type TokenResponse } from "./token-answer.ts";
 
-export interface TokenResponse {
-  accessToken: string;
-  /** Seconds, as the provider said. */
-  expiresIn: number;
-}
+export { parseRetryAfter, type TokenResponse } from "./token-answer.ts";
 
 export interface TokenEndpointOptions {
   /** Default 5 s. */
   connectTimeoutMs?: number;
-  /** Whole request, default 15 s. */
+  /** Whole request, from connect to the last body byte. Default 15 s. */
   timeoutMs?: number;
   /** Default 64 KiB: a token answer is small; anything bigger is not one. */
   maxResponseBytes?: number;
-  /** Refuse to connect to loopback/private addresses (checked on every DNS answer, not just at PUT time). */
+  /**
+   * Refuse loopback/private addresses (checked on the address dialled, IP literals included)
+   * and plain `http:` URLs. Default false.
+   */
   blockPrivateTargets?: boolean;
+  /** With blockPrivateTargets: which addresses count as blocked. Default: every non-public address. */
+  blockedAddress?: AddressGuard;
 }
 
-const PERMANENT_ERRORS = new Set(["invalid_client", "unauthorized_client", "invalid_scope", "invalid_grant", "invalid_request", "unsupported_grant_type"]);
+export interface TokenPostOptions {
+  headers?: Record<string, string>;
+  /** Secrets the caller holds beyond what the request carries (e.g. private key material): masked in whatever the endpoint says. */
+  secrets?: readonly (string | undefined)[];
+}
+
+/** Form fields whose values are credentials. */
+const SECRET_FIELDS = ["client_secret", "assertion", "client_assertion", "password", "refresh_token"];
 
 export class TokenEndpoint {
   private readonly agent: Agent;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
+  private readonly blocked?: AddressGuard;
 
   constructor(options: TokenEndpointOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.maxBytes = options.maxResponseBytes ?? 64 * 1024;
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    if (options.blockPrivateTargets) this.blocked = options.blockedAddress ?? isPrivateAddress;
     this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs ?? 5000, ...(options.blockPrivateTargets ? { lookup: publicOnlyLookup } : {}) },
+      connect: this.blocked ? guardedConnector({ timeoutMs: connectTimeoutMs, blocked: this.blocked }) : { timeout: connectTimeoutMs },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     });
   }
 
-  async post(url: string, form: URLSearchParams, headers: Record<string, string> = {}): Promise<TokenResponse> {
+  async post(url: string, form: URLSearchParams, options: TokenPostOptions = {}): Promise<TokenResponse> {
+    const headers = options.headers ?? {};
+    const secrets = sentSecrets(form, headers, options.secrets ?? []);
+    if (this.blocked) {
+      const refused = refuseUrl(new URL(url), this.blocked);
+      if (refused) throw networkError(refused, url);
+    }
+    // One deadline for everything, the body included: a peer that drips one byte a second
+    // never trips undici's idle timeouts, but it does trip this.
+    const signal = AbortSignal.timeout(this.timeoutMs);
     let status: number;
     let body: string;
     let retryAfter: string | undefined;
@@ -49,16 +71,18 @@ export class TokenEndpoint {
         dispatcher: this.agent,
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", ...headers },
         body: form.toString(),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
       status = res.statusCode;
       const header = res.headers["retry-after"];
       retryAfter = Array.isArray(header) ? header[0] : header;
-      body = await readCapped(res.body, this.maxBytes);
+      body = await readCapped(res.body, this.maxBytes, signal);
     } catch (err) {
       throw networkError(err, url);
     }
-    return parseAnswer(status, body, retryAfter, url);
+    const answer = readTokenAnswer({ status, body, retryAfter, url, secrets });
+    if (answer instanceof DeliveryError) throw answer;
+    return answer;
   }
 
   close(): Promise<void> {
@@ -66,60 +90,42 @@ export class TokenEndpoint {
   }
 }
 
-async function readCapped(stream: AsyncIterable<Buffer> & { destroy(): void }, max: number): Promise<string> {
+/** Every credential in the request, in the forms an echo could return it in. */
+function sentSecrets(form: URLSearchParams, headers: Record<string, string>, extra: readonly (string | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const field of SECRET_FIELDS) for (const value of form.getAll(field)) out.push(...secretForms(value));
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() !== "authorization") continue;
+    const credentials = value.replace(/^\S+\s+/, "");
+    out.push(value, credentials);
+    // Basic: the decoded "id:secret" and each part.
+    const decoded = Buffer.from(credentials, "base64").toString("utf8");
+    if (/^[^:]*:/.test(decoded)) out.push(...secretForms(decoded), ...secretForms(decoded.slice(decoded.indexOf(":") + 1)));
+  }
+  for (const value of extra) out.push(...secretForms(value));
+  // Longest first: a secret that contains another is masked whole.
+  return [...new Set(out)].sort((a, b) => b.length - a.length);
+}
+
+async function readCapped(stream: AsyncIterable<Buffer> & { destroy(err?: Error): void }, max: number, signal: AbortSignal): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size > max) {
-      stream.destroy();
-      throw new DeliveryError(`the token endpoint answered with more than ${max} bytes`, { stage: "token", permanent: true, code: "token_response_too_large", hint: "tokenUrl does not look like an OAuth token endpoint" });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function parseAnswer(status: number, body: string, retryAfter: string | undefined, url: string): TokenResponse {
-  let json: Record<string, unknown> | undefined;
+  const onAbort = () => stream.destroy(Object.assign(new Error("the token endpoint did not finish its answer in time"), { name: "TimeoutError" }));
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const parsed: unknown = JSON.parse(body);
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
-  } catch {
-    json = undefined;
+    for await (const chunk of stream) {
+      size += chunk.length;
+      if (size > max) {
+        stream.destroy();
+        throw new DeliveryError(`the token endpoint answered with more than ${max} bytes`, { stage: "token", permanent: true, code: "token_response_too_large", hint: "tokenUrl does not look like an OAuth token endpoint" });
+      }
+      chunks.push(chunk);
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
-  if (status === 429 || status >= 500) {
-    return throwing(new DeliveryError(`the token endpoint answered HTTP ${status}`, {
-      stage: "token", permanent: false, code: `http_${status}`, retryAfterMs: parseRetryAfter(retryAfter),
-      hint: status === 429 ? "the identity provider is rate limiting us; the job will retry" : "the identity provider is having trouble; the job will retry",
-    }));
-  }
-  if (status >= 400) {
-    const error = typeof json?.error === "string" ? json.error : `http_${status}`;
-    const description = typeof json?.error_description === "string" ? json.error_description.split(/\r?\n/)[0]!.slice(0, 400) : "";
-    const permanent = PERMANENT_ERRORS.has(error) || status === 404 || status === 405;
-    return throwing(new DeliveryError(description ? `${error}: ${description}` : `the token endpoint answered HTTP ${status} (${error})`, {
-      stage: "token", permanent, code: error, providerCode: /AADSTS\d+/.exec(description)?.[0] ?? error,
-      hint: tokenHint(error, description, url) ?? (status === 404 ? "tokenUrl was not found: check the URL" : undefined),
-    }));
-  }
-  if (!json) {
-    return throwing(new DeliveryError(`the token endpoint answered HTTP ${status} with something that is not JSON`, {
-      stage: "token", permanent: true, code: "token_response_not_json", hint: "tokenUrl does not look like an OAuth token endpoint",
-    }));
-  }
-  const accessToken = json.access_token;
-  const expiresIn = Number(json.expires_in ?? 3600);
-  if (typeof accessToken !== "string" || accessToken.length === 0 || !Number.isFinite(expiresIn) || expiresIn <= 0) {
-    return throwing(new DeliveryError("the token endpoint's answer has no usable access_token/expires_in", {
-      stage: "token", permanent: true, code: "token_response_incomplete", hint: "tokenUrl does not look like an OAuth token endpoint",
-    }));
-  }
-  return { accessToken, expiresIn };
-}
-
-function throwing(err: DeliveryError): never {
-  throw err;
+  if (signal.aborted) throw Object.assign(new Error("the token endpoint did not finish its answer in time"), { name: "TimeoutError" });
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function networkError(err: unknown, url: string): DeliveryError {
@@ -129,20 +135,15 @@ function networkError(err: unknown, url: string): DeliveryError {
   const host = new URL(url).host;
   if (code === "ENOTFOUND") return new DeliveryError(`${host} does not resolve`, { stage: "token", permanent: true, code, hint: "check tokenUrl for typos" });
   if (code === "EPRIVATE") return new DeliveryError(e.cause?.message ?? e.message, { stage: "token", permanent: true, code, hint: "set NOTIFY_ALLOW_PRIVATE_TARGETS=true to allow private token endpoints" });
+  if (code === INSECURE_URL) {
+    return new DeliveryError(e.cause?.message ?? e.message, { stage: "token", permanent: true, code: "insecure_token_url", hint: "use an https tokenUrl (plain http is allowed only with NOTIFY_ALLOW_PRIVATE_TARGETS=true)" });
+  }
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code ?? "")) {
     return new DeliveryError(`the token endpoint's certificate is not trusted (${code})`, { stage: "token", permanent: true, code: code ?? "tls", hint: "add its CA with NODE_EXTRA_CA_CERTS" });
   }
-  const timeout = err instanceof undiciErrors.ConnectTimeoutError || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || e.name === "TimeoutError";
+  const timeout = err instanceof undiciErrors.ConnectTimeoutError || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || e.name === "TimeoutError" || e.cause?.name === "TimeoutError";
   return new DeliveryError(timeout ? `the token endpoint ${host} did not answer in time` : `could not reach the token endpoint ${host} (${code ?? "network error"})`, {
     stage: "token", permanent: false, code: timeout ? "token_timeout" : code ?? "network_error",
     hint: "the identity provider is unreachable; the job will retry",
   });
-}
-
-/** Seconds or an HTTP date → ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

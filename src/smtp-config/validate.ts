@@ -6,6 +6,7 @@ import { assertPublicHost, PrivateTargetError } from "../net/private-address.ts"
 import { detectGrant, KeyMaterialError, parseSigningKey } from "../oauth/key-material.ts";
 import { defaultScope } from "../oauth/spec.ts";
 import { REDACTED, type OAuthAuth, type SmtpConfig } from "./model.ts";
+import { changedDestination } from "./destination.ts";
 
 const SINGLE_LINE = "^[^\\r\\n]*$";
 const secret = { type: "string", maxLength: 16_384 } as const;
@@ -61,9 +62,15 @@ const validateShape = compileValidator(schema);
 
 export interface ParseConfigOptions {
   allowPrivateTargets: boolean;
-  /** The stored config: an omitted or "[redacted]" secret keeps its stored value. */
+  /**
+   * The stored config: an omitted or "[redacted]" secret keeps its stored value, as long as
+   * the config still sends it where it went before (see destination.ts).
+   */
   existing?: SmtpConfig | null;
 }
+
+/** Error code of a PUT that moves a stored secret to a new destination without sending it again. */
+export const SECRET_REQUIRED = "secret_required";
 
 export async function parseSmtpConfig(input: unknown, options: ParseConfigOptions): Promise<SmtpConfig> {
   const shapeErrors = validateShape(input);
@@ -72,13 +79,24 @@ export async function parseSmtpConfig(input: unknown, options: ParseConfigOption
   config.secure ??= true;
   const errors: FieldError[] = [];
 
-  keepStoredSecret(config, options.existing, errors);
+  const kept = keepStoredSecret(config, options.existing, errors);
 
   if (config.auth?.type === "oauth") await checkOAuth(config.auth, options, errors);
   if (!options.allowPrivateTargets) await checkPublic(config.host, "host", errors);
 
-  if (errors.length > 0) throw new ValidationError("the SMTP configuration is invalid", errors);
+  // Compared after grant detection, so a token URL or client id derived from the (stored) key
+  // file counts as what it is, not as a change.
+  const moved = kept && options.existing ? changedDestination(config, options.existing) : [];
+  const secretError = moved.length > 0 && config.auth
+    ? { field: `auth.${secretField(config)}`, message: `must be sent again: ${moved.join(", ")} changed, and a stored secret is never sent to a new destination` }
+    : undefined;
+  if (errors.length > 0) throw new ValidationError("the SMTP configuration is invalid", secretError ? [...errors, secretError] : errors);
+  if (secretError) throw new ValidationError(`the SMTP configuration changes where its secret goes (${moved.join(", ")}): send the secret again`, [secretError], SECRET_REQUIRED);
   return config;
+}
+
+function secretField(config: SmtpConfig): "password" | "clientSecret" {
+  return config.auth?.type === "password" ? "password" : "clientSecret";
 }
 
 /** Fills in grant, token URL and scope where they can be derived, and checks the key and URL. */
@@ -99,29 +117,51 @@ async function checkOAuth(auth: OAuthAuth, options: ParseConfigOptions, errors: 
     }
   }
   if (!auth.clientId) errors.push({ field: "auth.clientId", message: "is required" });
+  else if (!SINGLE_LINE_SHORT.test(auth.clientId)) errors.push({ field: "auth.clientId", message: "must be one line of at most 512 characters (check the key file's client_email)" });
   if (!auth.tokenUrl) {
     errors.push({ field: "auth.tokenUrl", message: "is required" });
     return;
   }
+  // Also reached with a key file's token_uri, which the schema never saw.
+  const url = parseHttpUrl(auth.tokenUrl);
+  if (!url) {
+    errors.push({ field: "auth.tokenUrl", message: "must be an http(s) URL of at most 2048 characters" });
+    return;
+  }
   auth.scope ||= defaultScope(auth.tokenUrl) ?? "";
   if (!auth.scope) errors.push({ field: "auth.scope", message: "is required (there is no default for this provider)" });
-  const url = new URL(auth.tokenUrl);
   if (url.protocol === "http:" && !options.allowPrivateTargets) {
     errors.push({ field: "auth.tokenUrl", message: "must use https (http is allowed only with NOTIFY_ALLOW_PRIVATE_TARGETS=true)" });
   }
   if (!options.allowPrivateTargets) await checkPublic(url.hostname, "auth.tokenUrl", errors);
 }
 
-function keepStoredSecret(config: SmtpConfig, existing: SmtpConfig | null | undefined, errors: FieldError[]): void {
+/** Fills in an omitted or "[redacted]" secret from the stored config. True when it did. */
+function keepStoredSecret(config: SmtpConfig, existing: SmtpConfig | null | undefined, errors: FieldError[]): boolean {
   const auth = config.auth;
-  if (!auth) return;
-  const field = auth.type === "password" ? "password" : "clientSecret";
+  if (!auth) return false;
   const given = auth.type === "password" ? auth.password : auth.clientSecret;
-  if (given !== undefined && given !== REDACTED && given !== "") return;
+  if (given !== undefined && given !== REDACTED && given !== "") return false;
   const stored = existing?.auth;
   if (stored?.type === "password" && auth.type === "password") auth.password = stored.password;
   else if (stored?.type === "oauth" && auth.type === "oauth") auth.clientSecret = stored.clientSecret;
-  else errors.push({ field: `auth.${field}`, message: "is required" });
+  else {
+    errors.push({ field: `auth.${secretField(config)}`, message: "is required" });
+    return false;
+  }
+  return true;
+}
+
+const SINGLE_LINE_SHORT = /^[^\r\n]{1,512}$/;
+
+function parseHttpUrl(text: string): URL | undefined {
+  if (text.length > 2048 || !/^https?:\/\/[^\s]+$/.test(text)) return undefined;
+  try {
+    const url = new URL(text);
+    return url.protocol === "https:" || url.protocol === "http:" ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function checkPublic(host: string, field: string, errors: FieldError[]): Promise<void> {

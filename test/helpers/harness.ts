@@ -21,6 +21,7 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Start an in-process worker (default true). */
   worker?: boolean;
+  /** Worker options; `tokenEndpoint` applies to the API's test-sends too. */
   delivery?: DeliveryOptions;
 }
 
@@ -82,7 +83,7 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
           closeGraceMs: 5000,
         });
   if (delivery) metrics.trackTransports(() => delivery.transports.size);
-  const api = assembleApiDeps(services, settings, log, { metrics, tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000 } });
+  const api = assembleApiDeps(services, settings, log, { metrics, tuning: { ca: testCerts().ca, connectionTimeoutMs: 3000 }, tokenEndpoint: options.delivery?.tokenEndpoint });
   const appDeps = api.deps;
   const app = await buildApp(appDeps);
   await app.ready();

@@ -176,6 +176,28 @@ test("a malformed key is refused at PUT (400, field auth.clientSecret) and nothi
   await assertRefusedKey("bad-json", { grant: "jwt_bearer", clientSecret: NO_KEY_FILE, scope: GMAIL });
 });
 
+test("RSA keys under 2048 bits are refused at PUT with the key size; a stored one fails the job at once, at stage config", async () => {
+  for (const bits of [512, 1024]) {
+    const short = generateKeyPairSync("rsa", { modulusLength: bits }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const projectId = `short-${bits}`;
+    await assertRefusedKey(projectId, { clientId: SA_EMAIL, clientSecret: short, tokenUrl: google.url, scope: GMAIL });
+    const res = await putConfig(projectId, "ops@corp.test", { clientId: SA_EMAIL, clientSecret: short, tokenUrl: google.url, scope: GMAIL });
+    const detail = (res.json() as { error: { details: { field: string; message: string }[] } }).error.details.find((d) => d.field === "auth.clientSecret");
+    assert.match(detail?.message ?? "", new RegExp(`${bits} bits; at least 2048`));
+    const keyFile = JSON.stringify({ type: "service_account", client_email: SA_EMAIL, private_key: short, token_uri: google.url });
+    await assertRefusedKey(`${projectId}-file`, { clientSecret: keyFile, scope: GMAIL });
+  }
+  // One saved before the rule (stored directly, past PUT): refused at send time, not used.
+  const short = generateKeyPairSync("rsa", { modulusLength: 512 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  await h.services.store.put("short-stored", { host: "localhost", port: smtp.port, secure: true, fromEmail: "ops@corp.test", auth: { type: "oauth", grant: "jwt_bearer", clientId: SA_EMAIL, clientSecret: short, tokenUrl: google.url, scope: GMAIL } });
+  const requestsBefore = google.requests.length;
+  const [id] = await enqueueAlert("short-stored", ["short@corp.test"]);
+  const failed = await waitForJobState(h, id!, ["failed"]);
+  assert.equal(failed.attempts, 1, "permanent");
+  assert.match(failed.failedReason ?? "", /^\[config\] invalid_signing_key: the RSA private key has 512 bits/);
+  assert.equal(google.requests.length, requestsBefore, "no assertion signed with the short key was sent");
+});
+
 test("a service-account JSON key without private_key (grant not given) is refused on auth.clientSecret", async () => {
   await assertRefusedKey("bad-json-detected", { clientSecret: NO_KEY_FILE, scope: GMAIL });
 });

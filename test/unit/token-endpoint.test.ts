@@ -78,7 +78,7 @@ async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
 }
 
 test("200 with access_token → the token and its lifetime; the form and headers were sent", async () => {
-  const answer = await endpoint().post(`${base}/ok`, form(), { authorization: "Basic eDp5" });
+  const answer = await endpoint().post(`${base}/ok`, form(), { headers: { authorization: "Basic eDp5" } });
   assert.deepEqual(answer, { accessToken: "tok-1", expiresIn: 1800 });
   const req = received.findLast((r) => r.path === "/ok")!;
   assert.equal(req.body, "grant_type=client_credentials&scope=s1");
@@ -168,14 +168,15 @@ test("a server that never answers, timeoutMs 300 → transient token_timeout, in
 
 test("blockPrivateTargets against localhost → permanent EPRIVATE, and nothing is sent", async () => {
   const before = received.length;
-  const url = `${base.replace("127.0.0.1", "localhost")}/ok`;
+  // https: the name is refused on what it resolves to, before any TLS.
+  const url = `${base.replace("http://127.0.0.1", "https://localhost")}/ok`;
   const err = await rejection(endpoint({ blockPrivateTargets: true }).post(url, form()));
   assert.equal(err.permanent, true);
   assert.equal(err.code, "EPRIVATE");
   assert.match(err.hint ?? "", /NOTIFY_ALLOW_PRIVATE_TARGETS/);
   assert.equal(received.length, before);
-  // Without the block the same URL works: it was the address check that refused.
-  assert.equal((await endpoint().post(url, form())).accessToken, "tok-1");
+  // Without the block the same host works: it was the address check that refused.
+  assert.equal((await endpoint().post(`${base.replace("127.0.0.1", "localhost")}/ok`, form())).accessToken, "tok-1");
 });
 
 test("parseRetryAfter: seconds and HTTP dates", () => {
