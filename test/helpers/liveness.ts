@@ -20,19 +20,21 @@ export interface Liveness {
 }
 
 /**
- * How long a stall the assertions tolerate. The contract's bound is 100 ms for our own code;
- * on a shared 2-core machine the scheduler and GC alone produce 100-150 ms now and then (seen
- * while other test processes ran). The faults these tests guard against block for seconds
- * (3.4 s for 60,000 spaces before the fix), so 250 ms still tells them apart without flaking.
+ * How long an event-loop stall the assertions tolerate. The contract's bound is 100 ms for our
+ * own code; on a shared 2-core machine the scheduler and GC alone produced 128 ms once (with
+ * six other test processes running). The faults these tests guard against block for seconds
+ * (3.4 s for 60,000 spaces before the fix), so 150 ms still tells them apart without flaking.
  * NOTIFY_TEST_STALL_MS overrides it (e.g. 100 on a quiet machine).
  */
-export const STALL_LIMIT_MS = Number(process.env.NOTIFY_TEST_STALL_MS ?? 250);
+export const STALL_LIMIT_MS = Number(process.env.NOTIFY_TEST_STALL_MS ?? 150);
+/** `/healthz` must answer within this while a peer misbehaves (issue 8's bound). */
+export const HEALTHZ_LIMIT_MS = 200;
 
-/** Fails with the report unless the loop never stalled STALL_LIMIT_MS and every `/healthz` answered within twice that. */
+/** Fails with the report unless the loop never stalled STALL_LIMIT_MS and every `/healthz` answered within HEALTHZ_LIMIT_MS. */
 export function assertLively(report: LivenessReport, what: string): void {
   const problems: string[] = [];
   if (report.maxLoopDelayMs >= STALL_LIMIT_MS) problems.push(`the event loop stalled ${report.maxLoopDelayMs.toFixed(0)} ms`);
-  if (report.maxHealthzMs >= 2 * STALL_LIMIT_MS) problems.push(`/healthz took ${report.maxHealthzMs.toFixed(0)} ms`);
+  if (report.maxHealthzMs >= HEALTHZ_LIMIT_MS) problems.push(`/healthz took ${report.maxHealthzMs.toFixed(0)} ms`);
   if (report.healthzFailures > 0) problems.push(`${report.healthzFailures} /healthz answers were not 200`);
   if (problems.length > 0) throw new Error(`${what}: ${problems.join("; ")} (${JSON.stringify(report)})`);
 }
