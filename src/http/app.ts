@@ -7,6 +7,7 @@ import type { EmailProducer } from "../producer.ts";
 import type { SmtpConfigStore } from "../smtp-config/store.ts";
 import type { DevInbox } from "../dev-inbox/inbox.ts";
 import { installErrorHandling } from "./errors.ts";
+import { installRequestLogging } from "./request-log.ts";
 import { adminAuth } from "./auth.ts";
 import { emailRoutes } from "./emails.ts";
 import { jobRoutes } from "./jobs.ts";
@@ -36,19 +37,20 @@ export interface AppDeps {
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES });
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES, disableRequestLogging: true });
   installErrorHandling(app);
+  installRequestLogging(app);
 
   await app.register(healthRoutes, { redis: deps.redis });
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(async (v1) => {
     v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken }));
     await v1.register(emailRoutes, { producer: deps.producer });
-    await v1.register(jobRoutes, { queue: deps.producer.queue });
-    await v1.register(adminJobRoutes, { queue: deps.producer.queue });
+    await v1.register(jobRoutes, { queue: deps.producer.queue, redis: deps.redis });
+    await v1.register(adminJobRoutes, { queue: deps.producer.queue, redis: deps.redis });
     await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
   });
-  await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken });
+  await app.register(boardRoutes, { queue: deps.producer.queue, redis: deps.redis, adminToken: deps.adminToken });
   if (deps.devInbox) await app.register(devInboxRoutes, { inbox: deps.devInbox });
   return app;
 }
