@@ -7,7 +7,7 @@ import type { EmailProducer } from "../producer.ts";
 import type { SmtpConfigStore } from "../smtp-config/store.ts";
 import type { DevInbox } from "../dev-inbox/inbox.ts";
 import { installErrorHandling } from "./errors.ts";
-import { installRequestLogging } from "./request-log.ts";
+import { RequestLog } from "./request-log.ts";
 import { adminAuth } from "./auth.ts";
 import { emailRoutes } from "./emails.ts";
 import { jobRoutes } from "./jobs.ts";
@@ -37,9 +37,8 @@ export interface AppDeps {
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES, logController: new RequestLog() });
   installErrorHandling(app);
-  installRequestLogging(app);
 
   await app.register(healthRoutes, { redis: deps.redis });
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
