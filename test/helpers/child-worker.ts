@@ -46,6 +46,8 @@ export interface SpawnChildWorkerOptions {
   script?: string;
   /** A label for error messages. */
   name?: string;
+  /** Working directory (where `.env` and `.data/` are looked for). Default: the project root. */
+  cwd?: string;
 }
 
 export interface ChildWorker {
@@ -100,8 +102,10 @@ export function spawnChildWorker(options: SpawnChildWorkerOptions): ChildWorker 
   installExitHook();
   const name = options.name ?? `worker-${++counter}`;
   const script = options.script ?? EMAIL_WORKER_SCRIPT;
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    cwd: PROJECT_ROOT,
+  // From another directory, tsx and the script are named absolutely (`--import tsx` resolves from cwd).
+  const args = options.cwd ? ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL(script, `file://${PROJECT_ROOT}`))] : ["--import", "tsx", script];
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd ?? PROJECT_ROOT,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
