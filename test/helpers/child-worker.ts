@@ -48,6 +48,8 @@ export interface SpawnChildWorkerOptions {
   name?: string;
   /** Working directory (where `.env` and `.data/` are looked for). Default: the project root. */
   cwd?: string;
+  /** Run `script` (compiled JavaScript) with plain node, without tsx. Default false. */
+  node?: boolean;
 }
 
 export interface ChildWorker {
@@ -103,7 +105,8 @@ export function spawnChildWorker(options: SpawnChildWorkerOptions): ChildWorker 
   const name = options.name ?? `worker-${++counter}`;
   const script = options.script ?? EMAIL_WORKER_SCRIPT;
   // From another directory, tsx and the script are named absolutely (`--import tsx` resolves from cwd).
-  const args = options.cwd ? ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL(script, `file://${PROJECT_ROOT}`))] : ["--import", "tsx", script];
+  const absolute = fileURLToPath(new URL(script, `file://${PROJECT_ROOT}`));
+  const args = options.node ? [absolute] : options.cwd ? ["--import", import.meta.resolve("tsx"), absolute] : ["--import", "tsx", script];
   const child = spawn(process.execPath, args, {
     cwd: options.cwd ?? PROJECT_ROOT,
     env: options.env,

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { REDIS_URL, deleteKeys, uniquePrefix } from "../helpers/harness.ts";
-import { PROJECT_ROOT } from "../helpers/child-worker.ts";
+import { PROJECT_ROOT, spawnChildWorker } from "../helpers/child-worker.ts";
 
 const prefix = uniquePrefix("package-install");
 const redis = new Redis(REDIS_URL);
@@ -77,6 +77,22 @@ test("npm pack → npm install --omit=dev in an empty project → plain Node enq
   const help = spawnSync(process.execPath, [join(modules, "notify-smtp", "bin", "notify-smtp.js"), "--help"], { cwd: appDir, encoding: "utf8", timeout: 30_000 });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /^notify-smtp: operate/);
+
+  // Development mode from a production install: no dev inbox to load, so it says so and runs on.
+  const main = spawnChildWorker({
+    script: join(modules, "notify-smtp", "dist", "workers", "main.js"),
+    name: "installed-main",
+    cwd: appDir,
+    node: true,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", REDIS_URL, NOTIFY_PREFIX: prefix, PORT: "0" },
+  });
+  try {
+    const warning = await main.waitForLog((l) => /the dev inbox is not installed/.test(String(l.msg)), 30_000, "the missing dev inbox warning");
+    assert.match(String(warning.msg), /npm ci.*without --omit=dev.*DEFAULT_SMTP_URL/);
+    await main.waitForLog((l) => l.msg === "API listening", 30_000, "the API");
+  } finally {
+    await main.kill("SIGTERM");
+  }
 
   const packages = readdirSync(modules).flatMap((entry) => (entry.startsWith("@") ? readdirSync(join(modules, entry)).map((e) => `${entry}/${e}`) : entry.startsWith(".") ? [] : [entry]));
   t.diagnostic(`installed for an application: ${packages.length} packages at the top level, ${(sizeOf(modules) / 1e6).toFixed(1)} MB in node_modules; tarball ${(statSync(join(dir, filename)).size / 1e3).toFixed(0)} kB`);
