@@ -8,7 +8,8 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Manifests first: the dependency layer is rebuilt only when they change, not on every edit.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the "prepare" build needs the sources, copied below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
