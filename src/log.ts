@@ -26,7 +26,8 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /**
    * Human-readable lines through pino's own transport (pino-pretty, in a worker thread), for a
-   * developer's terminal. Ignored with a `destination` or when pino-pretty is not installed.
+   * developer's terminal. Ignored with a `destination` or when pino-pretty (a dev dependency:
+   * production never pretty-prints) is not installed.
    * Default false: one JSON object per line, what log collectors expect.
    */
   pretty?: boolean;

@@ -58,7 +58,10 @@ export function keptDevSecret(file: string, generate: () => string): { value: st
     writeFileSync(file, value + "\n", { mode: 0o600, flag: "wx" });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    return { value: readIfExists(file) ?? value, created: false };
+    // Another process won the race (or the file is there but empty: not ours to overwrite).
+    const now = readIfExists(file);
+    if (now === undefined) throw new ConfigError(`${file} is empty: delete it and a new value is generated`);
+    return { value: now, created: false };
   }
   return { value, created: true };
 }

@@ -53,7 +53,7 @@ test("npm pack → npm install --omit=dev in an empty project → plain Node enq
   assert.doesNotMatch(installed.stderr, /EBADENGINE/, "no engine warning");
 
   const modules = join(appDir, "node_modules");
-  for (const absent of ["tsx", "typescript", "esbuild", "smtp-server", "mailparser", "playwright-core"]) {
+  for (const absent of ["tsx", "typescript", "esbuild", "smtp-server", "mailparser", "pino-pretty", "playwright-core"]) {
     assert.ok(!existsSync(join(modules, absent)), `${absent} is not installed for an application`);
   }
   const script = `

@@ -176,7 +176,7 @@ test(".dockerignore keeps secrets, local state, tests and the benchmark out of t
 test("package.json: production runs compiled code; tsx, TypeScript and the dev inbox are dev dependencies", () => {
   const deps = obj(pkg.dependencies, "dependencies");
   const dev = obj(pkg.devDependencies, "devDependencies");
-  for (const name of ["tsx", "typescript", "smtp-server", "mailparser"]) {
+  for (const name of ["tsx", "typescript", "smtp-server", "mailparser", "pino-pretty"]) {
     assert.equal(deps[name], undefined, `${name} is not a runtime dependency`);
     assert.ok(dev[name], `${name} is a dev dependency`);
   }
