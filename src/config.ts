@@ -4,6 +4,10 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseMasterKey, withPreviousKeys, type MasterKey } from "./crypto/master-key.ts";
+import { ConfigError } from "./config-error.ts";
+import { keptDevSecret, secretSetting } from "./secret-sources.ts";
+
+export { ConfigError };
 
 export interface Settings {
   /** NODE_ENV=production: no generated secrets, no dev inbox, no private targets by default. */
@@ -23,7 +27,10 @@ export interface Settings {
   /** Where the master key came from, for the start-up log line. */
   masterKeySource: "env" | "file" | "generated";
   adminToken: string;
+  /** True for a development token (outside production, no NOTIFY_ADMIN_TOKEN): kept in `.data/admin.token`. */
   adminTokenGenerated: boolean;
+  /** Where the admin token came from: NOTIFY_ADMIN_TOKEN, NOTIFY_ADMIN_TOKEN_FILE, or `.data/admin.token` (new or kept). */
+  adminTokenSource: "env" | "file" | "generated" | "kept";
   host: string;
   port: number;
   workerConcurrency: number;
@@ -45,11 +52,6 @@ export interface Settings {
   dataDir: string;
 }
 
-/** A setting is missing or malformed; the message is one line a person can act on. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
 export interface LoadSettingsOptions {
   /** Where `.data/` lives; defaults to the current directory. */
   cwd?: string;
@@ -67,15 +69,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
   const { masterKey: currentKey, masterKeySource } = resolveMasterKey(env, production, dataDir);
   const masterKey = withPreviousKeys(currentKey, previousMasterKeys(env));
 
-  let adminToken = env.NOTIFY_ADMIN_TOKEN?.trim() ?? "";
-  let adminTokenGenerated = false;
-  if (!adminToken) {
-    if (production) throw new ConfigError("NOTIFY_ADMIN_TOKEN is required when NODE_ENV=production (e.g. `openssl rand -hex 32`)");
-    adminToken = randomBytes(24).toString("base64url");
-    adminTokenGenerated = true;
-  } else if (adminToken.length < 16) {
-    throw new ConfigError("NOTIFY_ADMIN_TOKEN must be at least 16 characters");
-  }
+  const { adminToken, adminTokenSource } = resolveAdminToken(env, production, dataDir);
+  const adminTokenGenerated = adminTokenSource === "generated" || adminTokenSource === "kept";
 
   const defaultSmtpUrl = env.DEFAULT_SMTP_URL?.trim() || undefined;
   if (defaultSmtpUrl && !/^smtps?:\/\//.test(defaultSmtpUrl)) {
@@ -91,6 +86,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
     masterKeySource,
     adminToken,
     adminTokenGenerated,
+    adminTokenSource,
     host: env.HOST?.trim() || "127.0.0.1",
     port: intSetting(env, "PORT", 3000, 0, 65535),
     workerConcurrency: intSetting(env, "WORKER_CONCURRENCY", 20, 1, 1000),
@@ -108,10 +104,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
 }
 
 function resolveMasterKey(env: NodeJS.ProcessEnv, production: boolean, dataDir: string): Pick<Settings, "masterKey" | "masterKeySource"> {
-  const fromEnv = env.NOTIFY_MASTER_KEY?.trim();
-  if (fromEnv) return { masterKey: parseMasterKey(fromEnv, "NOTIFY_MASTER_KEY"), masterKeySource: "env" };
+  const fromEnv = secretSetting(env, "NOTIFY_MASTER_KEY");
+  if (fromEnv) return { masterKey: parseMasterKey(fromEnv.value, fromEnv.file ?? "NOTIFY_MASTER_KEY"), masterKeySource: "env" };
   if (production) {
-    throw new ConfigError("NOTIFY_MASTER_KEY is required when NODE_ENV=production (32 random bytes, base64: `openssl rand -base64 32`)");
+    throw new ConfigError("NOTIFY_MASTER_KEY is required when NODE_ENV=production (32 random bytes, base64: `openssl rand -base64 32`; or NOTIFY_MASTER_KEY_FILE naming a file that holds it)");
   }
   const file = join(dataDir, "master.key");
   if (existsSync(file)) {
@@ -133,6 +129,18 @@ function previousMasterKeys(env: NodeJS.ProcessEnv): MasterKey[] {
   const raw = env.NOTIFY_MASTER_KEY_PREVIOUS?.trim();
   if (!raw) return [];
   return raw.split(",").map((entry, i, all) => parseMasterKey(entry.trim(), all.length > 1 ? `NOTIFY_MASTER_KEY_PREVIOUS (key ${i + 1})` : "NOTIFY_MASTER_KEY_PREVIOUS"));
+}
+
+function resolveAdminToken(env: NodeJS.ProcessEnv, production: boolean, dataDir: string): Pick<Settings, "adminToken" | "adminTokenSource"> {
+  const given = secretSetting(env, "NOTIFY_ADMIN_TOKEN");
+  if (given) {
+    if (given.value.length < 16) throw new ConfigError(`${given.source === "file" ? "NOTIFY_ADMIN_TOKEN_FILE's content" : "NOTIFY_ADMIN_TOKEN"} must be at least 16 characters`);
+    return { adminToken: given.value, adminTokenSource: given.source };
+  }
+  if (production) throw new ConfigError("NOTIFY_ADMIN_TOKEN is required when NODE_ENV=production (e.g. `openssl rand -hex 32`; or NOTIFY_ADMIN_TOKEN_FILE naming a file that holds it)");
+  // Kept like the master key, so a token a developer exported keeps working after a restart.
+  const kept = keptDevSecret(join(dataDir, "admin.token"), () => randomBytes(24).toString("base64url"));
+  return { adminToken: kept.value, adminTokenSource: kept.created ? "generated" : "kept" };
 }
 
 function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -20,6 +20,8 @@ export interface Keys {
   tokenError(id: string): string;
   /** Set: the token cache ids of a project, so a config change can drop them all. */
   tokenIndex(projectId: string): string;
+  /** String with a TTL: the SMTP URL of a running development inbox, for workers started without DEFAULT_SMTP_URL. */
+  readonly devInbox: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -32,5 +34,6 @@ export function createKeys(prefix: string): Keys {
     tokenLock: (id) => `${prefix}:token-lock:${id}`,
     tokenError: (id) => `${prefix}:token-error:${id}`,
     tokenIndex: (projectId) => `${prefix}:token-index:${projectId}`,
+    devInbox: `${prefix}:dev-inbox`,
   };
 }

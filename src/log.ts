@@ -1,5 +1,6 @@
 // One pino logger per process. Callers make child loggers (`{ jobId, projectId }`) once per
 // job or component; secrets are removed by path before anything is written.
+import { createRequire } from "node:module";
 import { pino, type Logger, type DestinationStream } from "pino";
 
 export type { Logger };
@@ -52,18 +53,41 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go; tests pass a stream to capture them. Default stdout. */
   destination?: DestinationStream;
+  /**
+   * Human-readable lines through pino's own transport (pino-pretty, in a worker thread), for a
+   * developer's terminal. Ignored with a `destination` or when pino-pretty (a dev dependency:
+   * production never pretty-prints) is not installed.
+   * Default false: one JSON object per line, what log collectors expect.
+   */
+  pretty?: boolean;
+}
+
+/** What entry points pass as `pretty`: a terminal, outside production. */
+export function wantsPrettyLogs(production: boolean, stream: { isTTY?: boolean } = process.stdout): boolean {
+  return !production && stream.isTTY === true;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  return pino(
-    {
-      level: options.level ?? "info",
-      base: { pid: process.pid },
-      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-      // Paths cannot reach inside a string: URLs are cleaned by serializers (Fastify's own
-      // "incoming request" line uses `req`, which this one replaces).
-      serializers: { err: pino.stdSerializers.err, req: serializeRequest, url: serializeUrl, tokenUrl: serializeUrl },
-    },
-    options.destination,
-  );
+  const settings = {
+    level: options.level ?? "info",
+    base: { pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    // Paths cannot reach inside a string: URLs are cleaned by serializers (Fastify's own
+    // "incoming request" line uses `req`, which this one replaces).
+    serializers: { err: pino.stdSerializers.err, req: serializeRequest, url: serializeUrl, tokenUrl: serializeUrl },
+  };
+  if (options.pretty && !options.destination && prettyAvailable()) {
+    // Redaction and serializers run here, before a line reaches the transport's thread.
+    return pino(settings, pino.transport({ target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } }));
+  }
+  return pino(settings, options.destination);
+}
+
+function prettyAvailable(): boolean {
+  try {
+    createRequire(import.meta.url).resolve("pino-pretty");
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -7,6 +7,7 @@ import { createKeys } from "./keys.ts";
 import { createEmailQueue, type EmailQueue, type JobDefaults } from "./queue.ts";
 import { parseEmailRequest } from "./jobs/validate.ts";
 import { jobIdFor } from "./jobs/job-id.ts";
+import { jobName } from "./jobs/job-name.ts";
 import { PRIORITY, type EmailJobData, type EmailRequest } from "./jobs/contracts.ts";
 
 export interface EmailProducerOptions extends JobDefaults {
@@ -44,7 +45,7 @@ export function createEmailProducer(options: EmailProducerOptions = {}): EmailPr
     async enqueue(input) {
       const request = parseEmailRequest(input);
       const jobs = toJobs(request, Date.now());
-      const adding = queue.addBulk(jobs.map((job) => ({ name: job.data.type, data: job.data, opts: { jobId: job.id, priority: PRIORITY[job.data.type] } })));
+      const adding = queue.addBulk(jobs.map((job) => ({ name: jobName(job.data), data: job.data, opts: { jobId: job.id, priority: PRIORITY[job.data.type] } })));
       await withinDeadline(adding, options.timeoutMs ?? 4000);
       return { jobs: jobs.map(({ id, data }) => ({ id, to: data.to })) };
     },

@@ -3,7 +3,8 @@
 // clear line and a non-zero exit, never a stack trace.
 import { loadSettings, ConfigError, type Settings } from "../src/config.ts";
 import { MasterKeyError } from "../src/crypto/master-key.ts";
-import { createLogger, type Logger } from "../src/log.ts";
+import { createLogger, wantsPrettyLogs, type Logger } from "../src/log.ts";
+import { loadEnvFile, reportEnvFile, type EnvFileResult } from "../src/env-file.ts";
 import { ensureRedis, redactUrl, RedisUnavailableError } from "../src/redis.ts";
 import { openServices, type Services } from "../src/services.ts";
 import { createMetrics, type Metrics } from "../src/metrics.ts";
@@ -19,12 +20,15 @@ export interface Booted {
 
 export async function boot(role: string): Promise<Booted> {
   let settings: Settings;
+  let envFile: EnvFileResult | undefined;
   try {
+    envFile = loadEnvFile();
     settings = loadSettings();
   } catch (err) {
     return fatal(err);
   }
-  const log = createLogger({ level: settings.logLevel }).child({ role });
+  const log = createLogger({ level: settings.logLevel, pretty: wantsPrettyLogs(settings.production) }).child({ role });
+  if (envFile) reportEnvFile(log, envFile);
   const steps: (() => Promise<void>)[] = [];
   let redis;
   try {

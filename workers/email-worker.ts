@@ -4,8 +4,12 @@ import Fastify from "fastify";
 import { boot } from "./boot.ts";
 import { startWorker } from "./start-worker.ts";
 import { metricsRoutes } from "../src/http/metrics.ts";
+import { useSharedDevInbox } from "./dev-inbox.ts";
+import { printDevToken } from "./banner.ts";
 
 const booted = await boot("worker");
+printDevToken(booted.settings);
+await useSharedDevInbox(booted);
 await startWorker(booted);
 const { settings, metrics, log, onShutdown } = booted;
 if (settings.metricsPort) {

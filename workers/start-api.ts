@@ -18,7 +18,9 @@ export async function startApi(booted: Booted, extras: { devInbox?: DevInbox }):
   }
   onShutdown(() => app.close());
   const shownHost = settings.host === "0.0.0.0" || settings.host === "::" ? "localhost" : settings.host;
-  const base = `http://${shownHost}:${settings.port}`;
+  // The bound port, not PORT: PORT=0 asks for any free one.
+  const address = app.server.address();
+  const base = `http://${shownHost}:${typeof address === "object" && address ? address.port : settings.port}`;
   log.info({ url: base }, "API listening");
   return base;
 }

@@ -75,11 +75,14 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
       jobLog[final ? "error" : "warn"]({ stage: err.stage, code: err.code, hint: err.hint, permanent: err.permanent }, err.message);
       throw err.permanent ? permanent(err) : retryable(err);
     }
-    observer?.sent(data.type, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    observer?.sent(data.type, seconds);
     // The message is accepted: from here on nothing may make this job send it again. The write
     // waits out a Redis outage; only a shutdown past its grace gives up on it.
     await markers.set(id, result).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again"));
-    log.debug({ jobId: id, projectId: data.projectId, messageId: result.messageId }, "sent");
+    // The one info line per delivered email: one call on the parent logger (no child per job),
+    // and no addresses.
+    log.info({ jobId: id, projectId: data.projectId, type: data.type, durationMs: Math.round(seconds * 1000), messageId: result.messageId }, "sent");
     return result;
   };
 }

@@ -14,6 +14,8 @@ export interface InboxMessage {
   html: string | null;
   text: string | null;
   headers: Record<string, string>;
+  /** The message exactly as received (the DATA payload), for the raw source view. */
+  raw: Buffer;
 }
 
 export interface DevInbox {
@@ -24,13 +26,22 @@ export interface DevInbox {
   /** Newest first. */
   list(): InboxMessage[];
   get(id: string): InboxMessage | undefined;
+  /** Forgets every message. */
+  clear(): void;
   close(): Promise<void>;
 }
 
 export interface DevInboxOptions {
+  /** Default 127.0.0.1: the inbox takes any login and must not be reachable from elsewhere. */
   host?: string;
+  /** Default 0 (any free port). */
   port?: number;
+  /** When `port` is taken, listen on any free port instead of failing. Default false. */
+  anyPortIfTaken?: boolean;
+  /** Messages kept, oldest dropped first. Default 200. */
   maxMessages?: number;
+  /** Bytes of raw source kept across all messages, oldest dropped first. Default 50 MB. */
+  maxTotalBytes?: number;
 }
 
 const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
@@ -60,7 +71,7 @@ function headerRecord(mail: ParsedMail): Record<string, string> {
   return out;
 }
 
-function toMessage(mail: ParsedMail, session: SMTPServerSession): InboxMessage {
+function toMessage(mail: ParsedMail, session: SMTPServerSession, raw: Buffer): InboxMessage {
   const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
   return {
     id: randomUUID().replaceAll("-", "").slice(0, 12),
@@ -72,14 +83,25 @@ function toMessage(mail: ParsedMail, session: SMTPServerSession): InboxMessage {
     html: typeof mail.html === "string" ? mail.html : null,
     text: mail.text ?? null,
     headers: headerRecord(mail),
+    raw,
   };
 }
 
 export async function startDevInbox(options: DevInboxOptions = {}): Promise<DevInbox> {
   const host = options.host ?? "127.0.0.1";
   const maxMessages = Math.max(1, options.maxMessages ?? 200);
+  const maxTotalBytes = Math.max(1, options.maxTotalBytes ?? 50 * 1024 * 1024);
   // Oldest first internally; list() reverses.
   const messages: InboxMessage[] = [];
+  let totalBytes = 0;
+  const keep = (message: InboxMessage) => {
+    messages.push(message);
+    totalBytes += message.raw.length;
+    // The newest message always stays, however large.
+    while (messages.length > 1 && (messages.length > maxMessages || totalBytes > maxTotalBytes)) {
+      totalBytes -= messages.shift()!.raw.length;
+    }
+  };
 
   const server = new SMTPServer({
     logger: false,
@@ -100,22 +122,28 @@ export async function startDevInbox(options: DevInboxOptions = {}): Promise<DevI
         .then(async (raw) => {
           if (stream.sizeExceeded) return callback(null);
           const mail = await simpleParser(raw);
-          messages.push(toMessage(mail, session));
-          if (messages.length > maxMessages) messages.splice(0, messages.length - maxMessages);
+          keep(toMessage(mail, session, raw));
           callback(null);
         })
         .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))));
     },
   });
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once("error", onError);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", onError);
-      resolve();
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      server.once("error", onError);
+      server.listen(port, host, () => {
+        server.off("error", onError);
+        resolve();
+      });
     });
-  });
+  try {
+    await listen(options.port ?? 0);
+  } catch (err) {
+    if (!options.anyPortIfTaken || (err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    await listen(0);
+  }
   const port = (server.server.address() as AddressInfo).port;
 
   return {
@@ -124,6 +152,10 @@ export async function startDevInbox(options: DevInboxOptions = {}): Promise<DevI
     url: `smtp://${host.includes(":") ? `[${host}]` : host}:${port}`,
     list: () => messages.slice().reverse(),
     get: (id) => messages.find((m) => m.id === id),
+    clear() {
+      messages.length = 0;
+      totalBytes = 0;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -2,11 +2,13 @@
 // board, over the API, so scripts and the CLI can list and retry jobs without a browser.
 import type { FastifyInstance } from "fastify";
 import type { JobType } from "bullmq";
+import type { Redis } from "ioredis";
 import type { EmailQueue } from "../queue.ts";
+import { delayedRunTimes, waitInfo } from "../jobs/waiting.ts";
 import { HttpError } from "./errors.ts";
+import { LISTABLE_STATES, type ListableState } from "../jobs/states.ts";
 
-export const LISTABLE_STATES = ["failed", "delayed", "waiting", "active", "completed"] as const;
-export type ListableState = (typeof LISTABLE_STATES)[number];
+export { LISTABLE_STATES, type ListableState };
 
 /** One row of `GET /v1/jobs`. Absent values are null so every row has the same keys. */
 export interface JobSummary {
@@ -19,6 +21,10 @@ export interface JobSummary {
   failedReason: string | null;
   /** ISO time of the final failure; null unless the job is failed. */
   failedAt: string | null;
+  /** ISO time a delayed job runs next; null unless the job is delayed. */
+  runAt: string | null;
+  /** Why a delayed job waits: "backoff" (a retry), or what delayed it ("rate limit", "throttling", "breaker"); null unless delayed. */
+  waitingFor: string | null;
 }
 
 export const MAX_LIST_LIMIT = 500;
@@ -37,7 +43,7 @@ const BULL_TYPES: Record<ListableState, JobType[]> = {
   completed: ["completed"],
 };
 
-export async function adminJobRoutes(app: FastifyInstance, opts: { queue: EmailQueue }): Promise<void> {
+export async function adminJobRoutes(app: FastifyInstance, opts: { queue: EmailQueue; redis: Redis }): Promise<void> {
   const { queue } = opts;
 
   app.get<{ Querystring: { state?: string; limit?: string } }>("/v1/jobs", async (request) => {
@@ -47,8 +53,10 @@ export async function adminJobRoutes(app: FastifyInstance, opts: { queue: EmailQ
     const jobs = await queue.getJobs(BULL_TYPES[state], 0, limit - 1, false);
     // "waiting" merges two lists, each newest first on its own: order the union by creation.
     if (BULL_TYPES[state].length > 1) jobs.sort((a, b) => b.timestamp - a.timestamp);
+    const listed = jobs.slice(0, limit);
+    const runAt = state === "delayed" ? await delayedRunTimes(opts.redis, queue, listed.map((job) => String(job.id))) : new Map<string, number>();
     return {
-      jobs: jobs.slice(0, limit).map((job): JobSummary => ({
+      jobs: listed.map((job): JobSummary => ({
         id: String(job.id),
         type: job.data.type,
         projectId: job.data.projectId,
@@ -57,6 +65,7 @@ export async function adminJobRoutes(app: FastifyInstance, opts: { queue: EmailQ
         attempts: job.attemptsMade,
         failedReason: job.failedReason || null,
         failedAt: state === "failed" && job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+        ...delayedFields(state, job.data, runAt.get(String(job.id))),
       })),
     };
   });
@@ -82,6 +91,12 @@ export async function adminJobRoutes(app: FastifyInstance, opts: { queue: EmailQ
     request.log.info({ jobId: id }, "failed job retried through the API");
     return reply.code(202).send({ id, state: await queue.getJobState(id) });
   });
+}
+
+function delayedFields(state: ListableState, data: unknown, runAt: number | undefined): Pick<JobSummary, "runAt" | "waitingFor"> {
+  if (state !== "delayed") return { runAt: null, waitingFor: null };
+  const wait = waitInfo(data, runAt ?? null);
+  return { runAt: wait.until === null ? null : new Date(wait.until).toISOString(), waitingFor: wait.reason };
 }
 
 function notFailed(id: string, state: string): HttpError {

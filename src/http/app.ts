@@ -1,12 +1,13 @@
 // buildApp(deps): the whole HTTP surface as one Fastify instance, built without a port so
 // tests can `inject` into it. Each feature is a plugin; auth wraps the /v1 scope.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
 import type { EmailProducer } from "../producer.ts";
 import type { SmtpConfigStore } from "../smtp-config/store.ts";
 import type { DevInbox } from "../dev-inbox/inbox.ts";
 import { installErrorHandling } from "./errors.ts";
+import { RequestLog } from "./request-log.ts";
 import { adminAuth } from "./auth.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
 import { emailRoutes } from "./emails.ts";
@@ -46,9 +47,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    // A throttled address's requests are counted in the throttle's summary line instead of two
-    // access-log lines each: an attack must not become a log flood.
-    logController: new LogController({
+    // A throttled address's requests are counted in the throttle's summary line instead of an
+    // access-log line each: an attack must not become a log flood.
+    logController: new RequestLog({
       disableRequestLogging: (request) => request.headers.authorization !== undefined && throttle.retryAfterMs(request.ip) > 0,
     }),
   });
@@ -60,12 +61,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken, schemes: ["bearer"], throttle }));
     await v1.register(emailRoutes, { producer: deps.producer });
-    await v1.register(jobRoutes, { queue: deps.producer.queue });
-    await v1.register(adminJobRoutes, { queue: deps.producer.queue });
+    await v1.register(jobRoutes, { queue: deps.producer.queue, redis: deps.redis });
+    await v1.register(adminJobRoutes, { queue: deps.producer.queue, redis: deps.redis });
     await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
     await v1.register(adminKeyRoutes, { rotate: deps.rotateKeys });
   });
-  await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken, throttle });
+  await app.register(boardRoutes, { queue: deps.producer.queue, redis: deps.redis, adminToken: deps.adminToken, throttle });
   if (deps.devInbox) await app.register(devInboxRoutes, { inbox: deps.devInbox });
   return app;
 }

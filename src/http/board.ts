@@ -2,9 +2,10 @@
 // refusing changes that another site's page asks a logged-in browser to make.
 import type { FastifyInstance } from "fastify";
 import { createBullBoard } from "@bull-board/api";
-import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
+import type { Redis } from "ioredis";
 import type { EmailQueue } from "../queue.ts";
+import { EmailBoardAdapter } from "./board-view.ts";
 import { adminAuth } from "./auth.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import { requireSameOrigin } from "./same-origin.ts";
@@ -13,6 +14,7 @@ export const BOARD_PATH = "/admin/queues";
 
 export interface BoardOptions {
   queue: EmailQueue;
+  redis: Redis;
   adminToken: string;
   throttle?: AuthThrottle;
 }
@@ -21,7 +23,7 @@ export async function boardRoutes(app: FastifyInstance, opts: BoardOptions): Pro
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
-    queues: [new BullMQAdapter(opts.queue, { displayName: "Email deliveries", description: "incident, alert and status-page email" })],
+    queues: [new EmailBoardAdapter(opts.queue, opts.redis, { displayName: "Email deliveries", description: "incident, alert and status-page email" })],
     serverAdapter,
     options: { uiConfig: { boardTitle: "notify-smtp" } },
   });

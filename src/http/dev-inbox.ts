@@ -1,43 +1,24 @@
-// Pages for the dev inbox. Mounted without auth and only outside production, so every value
-// from a received message is escaped, and the message's own HTML is only ever served from a
-// separate route under a sandboxing CSP, inside a sandboxed iframe.
-import type { FastifyInstance, FastifyReply } from "fastify";
+// Routes of the dev inbox. Mounted without auth and only outside production, so every value
+// from a received message is escaped (dev-inbox-pages.ts), the message's own HTML and its raw
+// source are only ever served from routes of their own under a sandboxing CSP (the HTML inside
+// a sandboxed iframe), and the pages' one script is a same-origin file, never inline.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { DevInbox, InboxMessage } from "../dev-inbox/inbox.ts";
+import { INBOX_SCRIPT_PATH, listPage, matches, messagePage } from "./dev-inbox-pages.ts";
+import { INBOX_SCRIPT } from "./dev-inbox-script.ts";
+
+export { escapeHtml } from "./dev-inbox-pages.ts";
 
 export interface DevInboxRoutesOptions {
   inbox: DevInbox;
 }
 
-const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; img-src data:";
+const PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-src 'self'; img-src data:; " +
+  "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 const MESSAGE_HTML_CSP = "sandbox; default-src 'none'; img-src data: https:; style-src 'unsafe-inline'";
-
-const STYLE = `
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #222; }
-h1 { font-size: 1.3rem; } a { color: #0b5cad; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-th { background: #f5f5f5; } td.time { white-space: nowrap; color: #555; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dt { font-weight: 600; }
-iframe { width: 100%; height: 32rem; border: 1px solid #ccc; }
-pre { white-space: pre-wrap; background: #f7f7f7; padding: 1rem; border: 1px solid #ddd; }
-.empty { color: #666; }
-`;
-
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
-<body>${body}</body></html>`;
-}
+const RAW_CSP = "sandbox; default-src 'none'";
+const MAX_QUERY = 200;
 
 function sendPage(reply: FastifyReply, html: string): FastifyReply {
   return reply
@@ -77,48 +58,53 @@ function summary(m: InboxMessage) {
   return { id: m.id, receivedAt: m.receivedAt, from: m.from, to: m.to, subject: m.subject };
 }
 
-function listPage(messages: InboxMessage[]): string {
-  const rows = messages
-    .map((m) => {
-      const href = `/dev/inbox/${encodeURIComponent(m.id)}`;
-      return `<tr><td class="time"><time datetime="${escapeHtml(m.receivedAt)}">${escapeHtml(m.receivedAt)}</time></td>
-<td>${escapeHtml(m.from)}</td><td>${escapeHtml(m.to.join(", "))}</td>
-<td><a href="${escapeHtml(href)}">${escapeHtml(m.subject || "(no subject)")}</a></td></tr>`;
-    })
-    .join("\n");
-  const table = messages.length
-    ? `<table><thead><tr><th>Received</th><th>From</th><th>To</th><th>Subject</th></tr></thead><tbody>${rows}</tbody></table>`
-    : `<p class="empty">No messages yet. Anything sent to the dev inbox's SMTP server shows up here.</p>`;
-  return page("Dev inbox", `<h1>Dev inbox</h1><p><a href="/dev/inbox">Refresh</a></p>${table}`);
-}
-
-function messagePage(m: InboxMessage): string {
-  const date = m.headers["date"] ?? m.receivedAt;
-  const htmlSrc = `/dev/inbox/${encodeURIComponent(m.id)}/html`;
-  const htmlPart = m.html === null
-    ? `<p class="empty">No HTML part.</p>`
-    : `<iframe sandbox="" src="${escapeHtml(htmlSrc)}" title="HTML part"></iframe>`;
-  const textPart = m.text === null ? `<p class="empty">No text part.</p>` : `<pre>${escapeHtml(m.text)}</pre>`;
-  return page(
-    m.subject || "(no subject)",
-    `<p><a href="/dev/inbox">&larr; Dev inbox</a></p>
-<h1>${escapeHtml(m.subject || "(no subject)")}</h1>
-<dl><dt>From</dt><dd>${escapeHtml(m.from)}</dd><dt>To</dt><dd>${escapeHtml(m.to.join(", "))}</dd>
-<dt>Subject</dt><dd>${escapeHtml(m.subject)}</dd><dt>Date</dt><dd>${escapeHtml(date)}</dd></dl>
-<h2>HTML</h2>${htmlPart}<h2>Text</h2>${textPart}`,
-  );
+/**
+ * The inbox has no login, so another site's page must not clear it through the reader's
+ * browser: refuse what the browser marks cross-site, and any foreign Origin.
+ */
+function crossSite(request: FastifyRequest): boolean {
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") return true;
+  const origin = request.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== request.headers.host;
+  } catch {
+    return true;
+  }
 }
 
 export async function devInboxRoutes(app: FastifyInstance, opts: DevInboxRoutesOptions): Promise<void> {
   const { inbox } = opts;
+  // The Clear button posts an empty HTML form; nothing in it is read. (Scoped to this plugin.)
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 1024 }, (_request, _body, done) => done(null, {}));
 
-  app.get<{ Querystring: { format?: string } }>("/dev/inbox", async (request, reply) => {
-    const messages = inbox.list();
+  app.get<{ Querystring: { format?: string; q?: string } }>("/dev/inbox", async (request, reply) => {
+    const all = inbox.list();
+    const query = typeof request.query.q === "string" ? request.query.q.slice(0, MAX_QUERY) : "";
+    const messages = all.filter((m) => matches(m, query));
     if (wantsJson(request.headers.accept, request.query.format)) {
-      return reply.send({ messages: messages.map(summary) });
+      return reply.header("Cache-Control", "no-store").send({ messages: messages.map(summary) });
     }
-    return sendPage(reply, listPage(messages));
+    return sendPage(reply, listPage(messages, query, all.length));
   });
+
+  app.get(INBOX_SCRIPT_PATH, async (_request, reply) =>
+    reply.header("X-Content-Type-Options", "nosniff").type("text/javascript; charset=utf-8").send(INBOX_SCRIPT),
+  );
+
+  const clear = (request: FastifyRequest, reply: FastifyReply, done: () => FastifyReply): FastifyReply => {
+    if (crossSite(request)) {
+      return reply.code(403).send({ error: { code: "cross_site", message: "the dev inbox can only be cleared from its own page" } });
+    }
+    inbox.clear();
+    request.log.info("dev inbox cleared");
+    return done();
+  };
+  // The page's button: back to the (now empty) list.
+  app.post("/dev/inbox/clear", async (request, reply) => clear(request, reply, () => reply.code(303).header("Location", "/dev/inbox").send()));
+  // For scripts and tests.
+  app.delete("/dev/inbox", async (request, reply) => clear(request, reply, () => reply.code(204).send()));
 
   app.get<{ Params: { id: string } }>("/dev/inbox/:id", async (request, reply) => {
     const message = inbox.get(request.params.id);
@@ -136,5 +122,16 @@ export async function devInboxRoutes(app: FastifyInstance, opts: DevInboxRoutesO
       .header("Referrer-Policy", "no-referrer")
       .type("text/html; charset=utf-8")
       .send(message.html ?? "");
+  });
+
+  // The message as received, as text: a browser shows it, never renders it.
+  app.get<{ Params: { id: string } }>("/dev/inbox/:id/raw", async (request, reply) => {
+    const message = inbox.get(request.params.id);
+    if (!message) return notFound(reply, request.params.id);
+    return reply
+      .header("Content-Security-Policy", RAW_CSP)
+      .header("X-Content-Type-Options", "nosniff")
+      .type("text/plain; charset=utf-8")
+      .send(message.raw);
   });
 }

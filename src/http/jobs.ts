@@ -1,9 +1,11 @@
 // GET /v1/jobs/:id: where a job is, how many attempts it took, and why it failed.
 import type { FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
 import type { EmailQueue } from "../queue.ts";
+import { delayedRunTimes, waitInfo } from "../jobs/waiting.ts";
 import { HttpError } from "./errors.ts";
 
-export async function jobRoutes(app: FastifyInstance, opts: { queue: EmailQueue }): Promise<void> {
+export async function jobRoutes(app: FastifyInstance, opts: { queue: EmailQueue; redis: Redis }): Promise<void> {
   app.get<{ Params: { id: string } }>("/v1/jobs/:id", async (request) => {
     const { id } = request.params;
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw new HttpError(404, "not_found", `no job ${id}`);
@@ -11,6 +13,7 @@ export async function jobRoutes(app: FastifyInstance, opts: { queue: EmailQueue 
     const state = await opts.queue.getJobState(id);
     const job = state === "unknown" ? undefined : await opts.queue.getJob(id);
     if (!job) throw new HttpError(404, "not_found", `no job ${id} (completed jobs are kept for 24 hours)`);
+    const wait = state === "delayed" ? waitInfo(job.data, (await delayedRunTimes(opts.redis, opts.queue, [id])).get(id) ?? null) : undefined;
     return {
       id: job.id,
       type: job.data.type,
@@ -19,6 +22,7 @@ export async function jobRoutes(app: FastifyInstance, opts: { queue: EmailQueue 
       state,
       attempts: job.attemptsMade,
       ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+      ...(wait ? { waitingFor: wait.reason, runAt: wait.until === null ? null : new Date(wait.until).toISOString() } : {}),
       ...(state === "completed" && job.returnvalue ? { result: { messageId: job.returnvalue.messageId, response: job.returnvalue.response } } : {}),
     };
   });

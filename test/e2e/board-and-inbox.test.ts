@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
+import nodemailer from "nodemailer";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { buildApp } from "../../src/http/app.ts";
 import { startDevInbox, type DevInbox, type InboxMessage } from "../../src/dev-inbox/inbox.ts";
@@ -288,6 +289,44 @@ test("the dev inbox lists the delivered incident and renders it in a sandboxed i
       await mail.getByText(title, { exact: true }).first().waitFor();
       await mail.getByText("Card payments time out for some users.").waitFor();
       await shot(page, "inbox-message");
+    });
+  } finally {
+    await context.close();
+  }
+});
+
+test("the dev inbox shows times relative and local, and refreshes itself when mail arrives", { timeout: 30_000 }, async () => {
+  const { inbox } = ready();
+  const context = await newContext();
+  try {
+    const page = await context.newPage();
+    await keepFailureShot(page, "inbox-refresh", async () => {
+      await page.goto(`${base}/dev/inbox`);
+      await page.getByRole("heading", { name: "Dev inbox" }).waitFor();
+      const subject = `Arrives while you look ${Date.now()}`;
+      const transport = nodemailer.createTransport({ host: inbox.host, port: inbox.port, secure: false, ignoreTLS: true });
+      try {
+        await transport.sendMail({ from: "a@example.com", to: "watcher@example.com", subject, text: "hello" });
+      } finally {
+        transport.close();
+      }
+      // Nobody reloads: the page's script notices the new message.
+      const link = page.getByRole("link", { name: subject, exact: true });
+      await link.waitFor({ timeout: UI_TIMEOUT_MS });
+      const time = page.getByRole("row").filter({ has: link }).locator("time");
+      await page.waitForFunction((el) => !/^\d{4}-/.test(el?.textContent ?? ""), await time.elementHandle());
+      assert.match(await time.innerText(), /now|second/i, "relative to now");
+      assert.ok(((await time.getAttribute("title")) ?? "").length > 0, "the full local time on hover");
+
+      // Search, then clear from the page.
+      await page.getByRole("searchbox").fill("watcher@");
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.waitForURL(/\?q=watcher%40/);
+      assert.equal(await page.getByRole("link", { name: subject, exact: true }).count(), 1);
+      await page.getByRole("button", { name: "Clear inbox" }).click();
+      await page.waitForURL(`${base}/dev/inbox`);
+      await page.getByText("No messages yet").waitFor();
+      assert.equal(inbox.list().length, 0);
     });
   } finally {
     await context.close();

@@ -52,6 +52,10 @@ export interface SpawnChildWorkerOptions {
    * group, so `signalGroup` reaches every process in the chain at once, like Ctrl-C does.
    */
   command?: string[];
+  /** Working directory (where `.env` and `.data/` are looked for). Default: the project root. */
+  cwd?: string;
+  /** Run `script` (compiled JavaScript) with plain node, without tsx. Default false. */
+  node?: boolean;
 }
 
 export interface ChildWorker {
@@ -109,9 +113,12 @@ export function spawnChildWorker(options: SpawnChildWorkerOptions): ChildWorker 
   installExitHook();
   const name = options.name ?? `worker-${++counter}`;
   const script = options.script ?? EMAIL_WORKER_SCRIPT;
-  const [file, ...args] = options.command ?? [process.execPath, "--import", "tsx", script];
+  // From another directory, tsx and the script are named absolutely (`--import tsx` resolves from cwd).
+  const absolute = fileURLToPath(new URL(script, `file://${PROJECT_ROOT}`));
+  const nodeArgs = options.node ? [absolute] : options.cwd ? ["--import", import.meta.resolve("tsx"), absolute] : ["--import", "tsx", script];
+  const [file, ...args] = options.command ?? [process.execPath, ...nodeArgs];
   const child = spawn(file!, args, {
-    cwd: PROJECT_ROOT,
+    cwd: options.cwd ?? PROJECT_ROOT,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: Boolean(options.command),

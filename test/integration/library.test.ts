@@ -24,7 +24,10 @@ after(async () => {
 test("the built library enqueues from plain Node and rejects bad input with ValidationError", async () => {
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json", "--outDir", outDir], { cwd: root, stdio: "pipe" });
   const script = `
-    import { createEmailProducer, ValidationError } from ${JSON.stringify(`${outDir}/index.js`)};
+    import { createRequire } from "node:module";
+    import { createEmailProducer, ValidationError } from ${JSON.stringify(`${outDir}/src/index.js`)};
+    // CommonJS packages imported from ESM land in require.cache: what the library pulled in.
+    const loaded = Object.keys(createRequire(import.meta.url).cache).map((p) => p.split("node_modules/").pop().split("/")[0]);
     const producer = createEmailProducer({ redis: ${JSON.stringify(REDIS_URL)}, prefix: ${JSON.stringify(prefix)} });
     let rejected = null;
     try { await producer.enqueue({ type: "incident", projectId: "p", to: ["not an address"], data: {} }); }
@@ -32,11 +35,16 @@ test("the built library enqueues from plain Node and rejects bad input with Vali
     const { jobs } = await producer.enqueue({ type: "alert", projectId: "lib", to: ["a@example.com"], idempotencyKey: "k1",
       data: { alertId: "1", title: "Disk full", state: "created", severity: "high" } });
     await producer.close();
-    console.log(JSON.stringify({ rejected, jobs }));`;
+    console.log(JSON.stringify({ rejected, jobs, loaded: [...new Set(loaded)] }));`;
   // No --import tsx: this is what an application without TypeScript tooling runs.
   const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: root, encoding: "utf8", timeout: 30_000 });
   assert.equal(result.status, 0, result.stderr);
-  const out = JSON.parse(result.stdout.trim()) as { rejected: { isValidationError: boolean; fields: string[] }; jobs: { id: string; to: string }[] };
+  const out = JSON.parse(result.stdout.trim()) as { rejected: { isValidationError: boolean; fields: string[] }; jobs: { id: string; to: string }[]; loaded: string[] };
+  // The contract: enqueueing loads no HTTP server, SMTP server or mail parser.
+  assert.ok(out.loaded.includes("ioredis") && out.loaded.includes("bullmq"), `what enqueueing needs is loaded: ${out.loaded.join(", ")}`);
+  for (const heavy of ["fastify", "@bull-board", "smtp-server", "mailparser", "nodemailer", "pino-pretty", "tsx"]) {
+    assert.ok(!out.loaded.includes(heavy), `${heavy} is not loaded by the library entry`);
+  }
   assert.equal(out.rejected.isValidationError, true);
   assert.deepEqual(out.rejected.fields.sort(), ["data.incidentId", "data.severity", "data.state", "data.title", "to[0]"]);
   assert.equal(out.jobs.length, 1);

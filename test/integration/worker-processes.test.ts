@@ -48,8 +48,8 @@ async function enqueue(to: string[], title: string): Promise<{ id: string; to: s
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("two worker processes on one queue deliver each of 200 jobs exactly once, and both take a share", async (t) => {
-  // LOG_LEVEL=debug only so each child logs `"sent"` with the jobId: that is how we know which
-  // process delivered what (nothing in the job or the email says so).
+  // Each child logs `"sent"` (info) with the jobId: that is how we know which process delivered
+  // what (nothing in the job or the email says so). Debug adds context when a run fails.
   const [a, b] = await Promise.all([spawnWorker("worker-a", { LOG_LEVEL: "debug" }), spawnWorker("worker-b", { LOG_LEVEL: "debug" })]);
   assert.ok(a && b);
   assert.notEqual(a.pid, b.pid);
