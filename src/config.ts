@@ -34,6 +34,10 @@ export interface Settings {
   backoffMs: number;
   /** Cap on one retry delay (JOB_BACKOFF_MAX_MS, default 15 min). */
   backoffMaxMs: number;
+  /** Longest a job waits in all for a mailbox that throttles us (JOB_THROTTLE_MAX_MS, default 6 h). */
+  throttleMaxMs: number;
+  /** Longest a job waits for a mailbox's open breaker before failing (BREAKER_MAX_WAIT_MS, default 1 h; 0 fails at once). */
+  breakerMaxWaitMs: number;
   /** Directory for generated development secrets (.data/). */
   dataDir: string;
 }
@@ -94,6 +98,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
     attempts: intSetting(env, "JOB_ATTEMPTS", 8, 1, 100),
     backoffMs: intSetting(env, "JOB_BACKOFF_MS", 2000, 1, 3_600_000),
     backoffMaxMs: intSetting(env, "JOB_BACKOFF_MAX_MS", 15 * 60_000, 1, 24 * 3_600_000),
+    throttleMaxMs: intSetting(env, "JOB_THROTTLE_MAX_MS", 6 * 3_600_000, 0, 7 * 24 * 3_600_000),
+    breakerMaxWaitMs: intSetting(env, "BREAKER_MAX_WAIT_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
     dataDir,
   };
 }

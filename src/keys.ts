@@ -20,6 +20,16 @@ export interface Keys {
   tokenError(id: string): string;
   /** Set: the token cache ids of a project, so a config change can drop them all. */
   tokenIndex(projectId: string): string;
+  /** Hash: a mailbox's shared state (rate, day count, throttle, AIMD cap, breaker). See src/mailbox/. */
+  mailbox(mailboxId: string): string;
+  /** Sorted set: the connection slots of a mailbox, holder → expiry (ms). */
+  mailboxSlots(mailboxId: string): string;
+  /** Sorted set: jobs waiting for one of a mailbox's slots, job id → when it started waiting. */
+  mailboxSlotWaiters(mailboxId: string): string;
+  /** Hash: jobs waiting for a mailbox's breaker, job id → project id (promoted when it closes). */
+  mailboxBreakerWaiters(mailboxId: string): string;
+  /** Hash: why a job is delayed and how long it has waited in all (src/delivery/wait.ts). */
+  jobWait(jobId: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -32,5 +42,10 @@ export function createKeys(prefix: string): Keys {
     tokenLock: (id) => `${prefix}:token-lock:${id}`,
     tokenError: (id) => `${prefix}:token-error:${id}`,
     tokenIndex: (projectId) => `${prefix}:token-index:${projectId}`,
+    mailbox: (id) => `${prefix}:mailbox:${id}`,
+    mailboxSlots: (id) => `${prefix}:mailbox:${id}:slots`,
+    mailboxSlotWaiters: (id) => `${prefix}:mailbox:${id}:slot-waiters`,
+    mailboxBreakerWaiters: (id) => `${prefix}:mailbox:${id}:breaker-waiters`,
+    jobWait: (jobId) => `${prefix}:wait:${jobId}`,
   };
 }

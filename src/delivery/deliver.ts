@@ -16,6 +16,8 @@ import type { SentMarkers } from "./sent-markers.ts";
 import type { TransportPool } from "./transport-pool.ts";
 import type { DeliveryObserver } from "./observer.ts";
 import type { XOAuth2 } from "./xoauth2.ts";
+import type { Gate, Ticket } from "../mailbox/gate.ts";
+import { isWait, type Wait } from "./wait.ts";
 
 export interface DeliverDeps {
   resolver: ConfigResolver;
@@ -25,13 +27,18 @@ export interface DeliverDeps {
   /** Needed for OAuth configs. */
   xoauth2?: XOAuth2;
   observer?: DeliveryObserver;
+  /** Each mailbox's limits, throttling and breaker (src/mailbox/gate.ts); absent: sends go at once. */
+  gate?: Gate;
 }
 
 export type EmailJob = Job<EmailJobData, SendResult>;
 
-/** The BullMQ processor. Throws `UnrecoverableError` for permanent failures, `DeliveryError` otherwise. */
-export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<SendResult> {
-  const { resolver, markers, log, observer } = deps;
+/**
+ * The BullMQ processor (wrapped by `withWaits`). Returns a Wait when the mailbox says "not now";
+ * throws `UnrecoverableError` for permanent failures, `DeliveryError` otherwise.
+ */
+export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<SendResult | Wait> {
+  const { resolver, markers, log, observer, gate } = deps;
 
   return async function deliver(job) {
     const id = job.id ?? "";
@@ -46,15 +53,23 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
       }
     }
     let result: SendResult;
+    let ticket: Ticket | undefined;
     try {
       const invalid = checkJobData(data);
       if (invalid.length > 0) {
         const fields = invalid.map((e) => `${e.field} ${e.message}`).join("; ");
         throw new DeliveryError(`the job's data is invalid: ${fields}`, { stage: "config", permanent: true, code: "invalid_job_data", hint: "enqueue with createEmailProducer or POST /v1/emails, which validate" });
       }
-      result = await sendEmail(deps, await resolveConfig(resolver, data.projectId), data);
+      const resolved = await resolveConfig(resolver, data.projectId);
+      const admitted = await gate?.before(resolved, { id, projectId: data.projectId, attemptsStarted: job.attemptsStarted });
+      if (isWait(admitted)) return admitted;
+      ticket = admitted;
+      result = await sendEmail(deps, resolved, data);
     } catch (error) {
-      const err = classifySmtpError(error);
+      let err = classifySmtpError(error);
+      const next = ticket && (await gate?.after(ticket, err));
+      if (isWait(next)) return next;
+      if (next) err = next;
       const final = err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       observer?.failed(data.type, err, !final);
       const jobLog = log.child({ jobId: id, projectId: data.projectId, attempt: job.attemptsMade + 1 });
@@ -63,7 +78,11 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
     }
     observer?.sent(data.type, (performance.now() - started) / 1000);
     // The message is accepted: from here on nothing may make this job send it again.
-    await markers.set(id, result).catch((err: unknown) => log.error({ err, jobId: id }, "could not write the 250 marker"));
+    // The slot's release goes out with the marker write, not after it.
+    await Promise.all([
+      markers.set(id, result).catch((err: unknown) => log.error({ err, jobId: id }, "could not write the 250 marker")),
+      ticket && gate?.after(ticket),
+    ]);
     log.debug({ jobId: id, projectId: data.projectId, messageId: result.messageId }, "sent");
     return result;
   };

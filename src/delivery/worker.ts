@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import { BACKOFF_TYPE } from "../queue.ts";
 import { retryDelay, type BackoffOptions } from "./backoff.ts";
 import { createDeliverer, type DeliverDeps } from "./deliver.ts";
+import { withWaits } from "./wait.ts";
 
 export interface EmailWorkerOptions {
   /** Needs `maxRetriesPerRequest: null`. */
@@ -26,7 +27,7 @@ export type EmailWorker = Worker<EmailJobData, SendResult>;
 
 export function createEmailWorker(options: EmailWorkerOptions): EmailWorker {
   const backoff = options.backoff ?? { baseMs: 2000, maxMs: 15 * 60_000 };
-  const worker = new Worker<EmailJobData, SendResult>(QUEUE_NAME, createDeliverer(options.deps), {
+  const worker = new Worker<EmailJobData, SendResult>(QUEUE_NAME, withWaits(createDeliverer(options.deps)), {
     connection: options.connection,
     prefix: options.keys.bullPrefix,
     concurrency: options.concurrency ?? 20,

@@ -10,6 +10,7 @@ import { XOAuth2 } from "../delivery/xoauth2.ts";
 import { createTokenService } from "../oauth/token-service.ts";
 import { defaultServerConfig } from "../smtp-config/default-server.ts";
 import type { AppDeps } from "./app.ts";
+import { MailboxAdmin } from "../mailbox/admin.ts";
 
 export type ApiSettings = Pick<Settings, "adminToken" | "allowPrivateTargets" | "masterKey" | "defaultSmtpUrl" | "defaultFrom">;
 
@@ -32,6 +33,7 @@ export function assembleApiDeps(services: Services, settings: ApiSettings, log: 
     allowPrivateTargets: settings.allowPrivateTargets,
     metrics: options.metrics,
     devInbox: options.devInbox,
+    mailboxes: new MailboxAdmin(services.redis, services.keys, settings.masterKey, services.producer.queue, log),
     testing: {
       masterKey: settings.masterKey,
       xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey),

@@ -17,6 +17,7 @@ import { boardRoutes } from "./board.ts";
 import { devInboxRoutes } from "./dev-inbox.ts";
 import { metricsRoutes } from "./metrics.ts";
 import type { Metrics } from "../metrics.ts";
+import type { MailboxAdmin } from "../mailbox/admin.ts";
 
 export interface AppDeps {
   log: Logger;
@@ -31,6 +32,8 @@ export interface AppDeps {
   devInbox?: DevInbox;
   /** Served at /metrics when present. */
   metrics?: Metrics;
+  /** Limits and breaker health on GET …/smtp-config, waiting jobs promoted on PUT, waitingFor on GET /v1/jobs/:id. */
+  mailboxes?: MailboxAdmin;
 }
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -44,9 +47,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken }));
     await v1.register(emailRoutes, { producer: deps.producer });
-    await v1.register(jobRoutes, { queue: deps.producer.queue });
+    await v1.register(jobRoutes, { queue: deps.producer.queue, mailboxes: deps.mailboxes });
     await v1.register(adminJobRoutes, { queue: deps.producer.queue });
-    await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
+    await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing, mailboxes: deps.mailboxes });
   });
   await app.register(boardRoutes, { queue: deps.producer.queue, adminToken: deps.adminToken });
   if (deps.devInbox) await app.register(devInboxRoutes, { inbox: deps.devInbox });

@@ -100,6 +100,8 @@ function parseAnswer(status: number, body: string, retryAfter: string | undefine
     const permanent = PERMANENT_ERRORS.has(error) || status === 404 || status === 405;
     return throwing(new DeliveryError(description ? `${error}: ${description}` : `the token endpoint answered HTTP ${status} (${error})`, {
       stage: "token", permanent, code: error, providerCode: /AADSTS\d+/.exec(description)?.[0] ?? error,
+      // A rejected client stays rejected until the config changes: it opens the mailbox's breaker.
+      kind: permanent && (error === "invalid_client" || error === "unauthorized_client") ? "breaker" : undefined,
       hint: tokenHint(error, description, url) ?? (status === 404 ? "tokenUrl was not found: check the URL" : undefined),
     }));
   }
@@ -130,7 +132,7 @@ function networkError(err: unknown, url: string): DeliveryError {
   if (code === "ENOTFOUND") return new DeliveryError(`${host} does not resolve`, { stage: "token", permanent: true, code, hint: "check tokenUrl for typos" });
   if (code === "EPRIVATE") return new DeliveryError(e.cause?.message ?? e.message, { stage: "token", permanent: true, code, hint: "set NOTIFY_ALLOW_PRIVATE_TARGETS=true to allow private token endpoints" });
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code ?? "")) {
-    return new DeliveryError(`the token endpoint's certificate is not trusted (${code})`, { stage: "token", permanent: true, code: code ?? "tls", hint: "add its CA with NODE_EXTRA_CA_CERTS" });
+    return new DeliveryError(`the token endpoint's certificate is not trusted (${code})`, { stage: "token", permanent: true, code: code ?? "tls", hint: "add its CA with NODE_EXTRA_CA_CERTS", kind: "breaker" });
   }
   const timeout = err instanceof undiciErrors.ConnectTimeoutError || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || e.name === "TimeoutError";
   return new DeliveryError(timeout ? `the token endpoint ${host} did not answer in time` : `could not reach the token endpoint ${host} (${code ?? "network error"})`, {

@@ -22,6 +22,15 @@ const schema = {
     fromName: { type: "string", maxLength: 200, pattern: SINGLE_LINE },
     replyTo: emailAddressSchema,
     allowInsecureAuth: { type: "boolean" },
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        maxConnections: { type: "integer", minimum: 1, maximum: 1000 },
+        messagesPerMinute: { type: "integer", minimum: 1, maximum: 1_000_000 },
+        messagesPerDay: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
+      },
+    },
     auth: {
       type: "object",
       required: ["type"],

@@ -1,0 +1,233 @@
+// A mailbox's limits enforced in Redis, atomically for every replica: one Lua script to
+// acquire (breaker, quota, throttle pause, daily window, connection slot, steady rate) and
+// one to release (free slots, hand them to waiting jobs, and record how a send went: AIMD,
+// throttle pause, quota, breaker). Every decision is made inside a script on Redis's clock,
+// so there is no read-then-write race between replicas and no clock skew between them.
+//
+// - Connection slots: a sorted set of holders scored by expiry. A holder renews while it
+//   keeps the connection; one that died stops renewing and is pruned on the next acquire.
+// - Steady rate (messagesPerMinute): GCRA with a burst of 1, so sends are spaced
+//   60000 / messagesPerMinute ms apart and no rolling minute holds more than the limit.
+//   Jobs told to wait are given successive turns (`rq`), so they do not all wake at once.
+// - Daily window (messagesPerDay): a counter for the current UTC day.
+import type { Redis } from "ioredis";
+import type { Keys } from "../keys.ts";
+import type { Mailbox } from "./mailbox.ts";
+import type { EffectiveLimits } from "./limits.ts";
+import { LUA_NOW, LuaScript, type LuaReply } from "./script.ts";
+import { THROTTLE_BASE_MS, THROTTLE_LUA, THROTTLE_MAX_MS } from "./throttle.ts";
+import { BREAKER_LUA, BREAKER_PROBE_MS, BREAKER_THRESHOLD } from "./breaker.ts";
+
+const ACQUIRE = new LuaScript(`${LUA_NOW}
+local state, slots, waiters, jobWait = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local maxConn, interval, perDay = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local needSlot, holder, slotTtl, dayMs = ARGV[4] == '1', ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local probeMs, jobId, stateTtl, slotWait = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[11])
+local s = rcall('HMGET', state, 'bs', 'bp', 'qu', 'tu', 'cap', 'tat', 'rq', 'dn', 'dc', 'bf', 'tn', 'be', 'te')
+
+-- Checks first, writes after: a job that must wait takes nothing (no probe, slot or token).
+local probe = false
+if s[1] then
+  local bp = tonumber(s[2]) or 0
+  if now < bp then return {0, bp - now, 'breaker_open', s[12] or ''} end
+  probe = true
+end
+local qu = tonumber(s[3]) or 0
+if now < qu then return {0, qu - now, 'quota', ''} end
+local tu = tonumber(s[4]) or 0
+if now < tu then return {0, tu - now, 'throttled', s[13] or ''} end
+local day = math.floor(now / dayMs)
+local dc = 0
+if tonumber(s[8]) == day then dc = tonumber(s[9]) or 0 end
+if perDay > 0 and dc >= perDay then return {0, (day + 1) * dayMs - now, 'day', ''} end
+local waiting = rcall('ZCARD', waiters)
+if needSlot then
+  local eff = maxConn
+  local cap = tonumber(s[5])
+  if cap and cap < eff then eff = cap end
+  rcall('ZREMRANGEBYSCORE', slots, '-inf', now)
+  if rcall('ZCARD', slots) >= eff then
+    -- Woken by a release (which pops the oldest waiter), or after a bounded fallback that
+    -- grows with the place in line, so a long line does not poll.
+    rcall('ZADD', waiters, 'NX', now, jobId)
+    rcall('PEXPIRE', waiters, stateTtl)
+    local rank = rcall('ZRANK', waiters, jobId) or 0
+    return {0, math.min(slotTtl, slotWait * (1 + math.floor(rank / eff))), 'slot', ''}
+  end
+end
+local tat = tonumber(s[6]) or 0
+if interval > 0 and now < tat then
+  local at = math.max(tat, tonumber(s[7]) or 0)
+  rcall('HSET', state, 'rq', at + interval)
+  rcall('PEXPIRE', state, stateTtl)
+  if waiting > 0 then rcall('ZREM', waiters, jobId) end
+  return {0, at - now, 'rate', ''}
+end
+
+local wrote = false
+if interval > 0 then
+  rcall('HSET', state, 'tat', math.max(tat, now) + interval)
+  wrote = true
+end
+if perDay > 0 then
+  rcall('HSET', state, 'dn', day, 'dc', dc + 1)
+  wrote = true
+end
+if probe then
+  rcall('HSET', state, 'bs', 'half', 'bp', now + probeMs)
+  wrote = true
+end
+if wrote then rcall('PEXPIRE', state, stateTtl) end
+if needSlot then
+  rcall('ZADD', slots, now + slotTtl, holder)
+  rcall('PEXPIRE', slots, stateTtl)
+end
+if waiting > 0 then rcall('ZREM', waiters, jobId) end
+if not probe then rcall('HDEL', jobWait, 'bsince') end
+-- dirty: the release must report a success (to grow the AIMD cap, reset failures, close a probe).
+local dirty = 0
+if s[5] or s[10] or s[11] or probe then dirty = 1 end
+return {1, dirty, probe and 1 or 0, waiting}
+`);
+
+const RELEASE = new LuaScript(`${LUA_NOW}${THROTTLE_LUA}${BREAKER_LUA}
+local state, slots, waiters, breakerWaiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local outcome, maxConn, retryAfter, failure = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local threshold, probeMs, dayMs = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local baseMs, maxMs, stateTtl = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local promote = {}
+if #ARGV > 10 then
+  local holders = {}
+  for i = 11, #ARGV do holders[#holders + 1] = ARGV[i] end
+  local removed = rcall('ZREM', slots, unpack(holders))
+  if removed > 0 then
+    -- Freed slots go to the jobs that waited longest (a spare one covers a waiter that left).
+    local popped = rcall('ZPOPMIN', waiters, removed * 2)
+    for i = 1, #popped, 2 do promote[#promote + 1] = popped[i] end
+  end
+end
+local status, value = 'released', 0
+if outcome == 'ok' or outcome == 'pass' then
+  if outcome == 'ok' then aimd_success(state, maxConn) end
+  breaker_success(state, breakerWaiters, now, promote)
+  status = 'ok'
+elseif outcome == 'throttle' then
+  status, value = 'throttled', throttle(state, slots, now, maxConn, retryAfter, baseMs, maxMs, failure)
+elseif outcome == 'quota' then
+  status, value = 'quota', quota(state, now, retryAfter, dayMs)
+elseif outcome == 'breaker' then
+  local r = breaker_failure(state, now, failure, threshold, probeMs)
+  status, value = r[1], r[2]
+end
+if outcome ~= '' then rcall('PEXPIRE', state, stateTtl) end
+local reply = {status, value, now}
+for i = 1, #promote do reply[#reply + 1] = promote[i] end
+return reply
+`);
+
+const RENEW = new LuaScript(`${LUA_NOW}
+for i = 2, #ARGV do rcall('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
+return rcall('ZCARD', KEYS[2])
+`);
+
+/** Why an acquire said "wait". */
+export type LimitReason = "slot" | "rate" | "day" | "quota" | "throttled" | "breaker_open";
+
+export type AcquireResult =
+  | { ok: true; /** The release must report the outcome. */ dirty: boolean; probe: boolean; /** Jobs wait for a slot. */ contended: boolean }
+  | { ok: false; ms: number; reason: LimitReason; /** For throttled / breaker_open: the stored failure (DeliveryError JSON). */ failure?: string };
+
+/** How a send went, as far as the mailbox is concerned. "pass": refused after authenticating. */
+export type Outcome = "ok" | "pass" | "throttle" | "quota" | "breaker";
+
+export interface ReleaseRequest {
+  outcome?: Outcome;
+  /** Slots to free. */
+  holders?: readonly string[];
+  maxConnections: number;
+  retryAfterMs?: number;
+  /** For throttle and breaker: the failure (DeliveryError JSON). */
+  failure?: string;
+}
+
+export interface ReleaseResult {
+  /** "ok", "throttled", "quota", "open" (breaker), "closed" (breaker counted, not open), "released". */
+  status: string;
+  /** For throttled, quota and open: ms until the mailbox may send again. */
+  waitMs: number;
+  /** For closed: breaker failures in a row so far. */
+  failures: number;
+  /** Jobs to promote now: slot waiters given a freed slot, or breaker waiters after a close. */
+  promote: string[];
+}
+
+export interface LimiterOptions {
+  /** A slot not renewed for this long is free. Default 10 s (holders renew every third of it). */
+  slotTtlMs?: number;
+  /** The messagesPerDay window. Default 86400000 (UTC days). */
+  dayMs?: number;
+  /** Breaker probe interval. Default 60 s. */
+  probeMs?: number;
+  /** A slot waiter's fallback wake-up, per `maxConnections` jobs ahead of it. Default 1 s. */
+  slotWaitMs?: number;
+  /** Mailbox state untouched this long is forgotten. Default 2 days. */
+  stateTtlMs?: number;
+}
+
+export class Limiter {
+  readonly slotTtlMs: number;
+  private readonly dayMs: number;
+  private readonly probeMs: number;
+  private readonly slotWaitMs: number;
+  private readonly stateTtlMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    options: LimiterOptions = {},
+  ) {
+    this.slotTtlMs = options.slotTtlMs ?? 10_000;
+    this.dayMs = options.dayMs ?? 86_400_000;
+    this.probeMs = options.probeMs ?? BREAKER_PROBE_MS;
+    this.slotWaitMs = options.slotWaitMs ?? 1000;
+    this.stateTtlMs = options.stateTtlMs ?? 2 * 86_400_000;
+  }
+
+  /** One round trip. `needSlot`: the caller has no idle connection slot of its own for this mailbox. */
+  async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: { needSlot: boolean; holder: string; jobId: string }): Promise<AcquireResult> {
+    const interval = limits.messagesPerMinute ? Math.ceil(60_000 / limits.messagesPerMinute) : 0;
+    const reply = await ACQUIRE.run(this.redis, this.mailboxKeys(mailbox, this.keys.jobWait(request.jobId)), [
+      limits.maxConnections, interval, limits.messagesPerDay ?? 0, request.needSlot ? 1 : 0, request.holder,
+      this.slotTtlMs, this.dayMs, this.probeMs, request.jobId, this.stateTtlMs, this.slotWaitMs,
+    ]);
+    const [ok, a, b, c] = reply as [number, number, number | string, number | string];
+    if (ok === 1) return { ok: true, dirty: a === 1, probe: b === 1, contended: Number(c) > 0 };
+    return { ok: false, ms: Math.max(0, a), reason: b as LimitReason, ...(c ? { failure: String(c) } : {}) };
+  }
+
+  async release(mailbox: Mailbox, request: ReleaseRequest): Promise<ReleaseResult> {
+    const reply = (await RELEASE.run(this.redis, this.mailboxKeys(mailbox, this.keys.mailboxBreakerWaiters(mailbox.id)), [
+      request.outcome ?? "", request.maxConnections, request.retryAfterMs ?? "", request.failure ?? "",
+      BREAKER_THRESHOLD, this.probeMs, this.dayMs, THROTTLE_BASE_MS, THROTTLE_MAX_MS, this.stateTtlMs,
+      ...(request.holders ?? []),
+    ])) as LuaReply[];
+    const [status, value, now, ...promote] = reply;
+    const timed = status === "throttled" || status === "quota" || status === "open";
+    return {
+      status: String(status),
+      waitMs: timed ? Math.max(0, Number(value) - Number(now)) : 0,
+      failures: status === "closed" ? Number(value) : 0,
+      promote: promote.map(String),
+    };
+  }
+
+  /** Extends the holders' slots; answers how many jobs wait for a slot of the mailbox. */
+  async renew(mailbox: Mailbox, holders: readonly string[]): Promise<number> {
+    const reply = await RENEW.run(this.redis, [this.keys.mailboxSlots(mailbox.id), this.keys.mailboxSlotWaiters(mailbox.id)], [this.slotTtlMs, ...holders]);
+    return Number(reply);
+  }
+
+  private mailboxKeys(mailbox: Mailbox, fourth: string): string[] {
+    return [this.keys.mailbox(mailbox.id), this.keys.mailboxSlots(mailbox.id), this.keys.mailboxSlotWaiters(mailbox.id), fourth];
+  }
+}
