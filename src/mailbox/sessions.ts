@@ -9,7 +9,7 @@
 // under a held slot: `admit` waits for a closing one to finish first). A send reuses a held
 // slot when busy < held (no slot round trip); otherwise it asks the limiter for a new one.
 // Slots beyond max(busy, sockets) are released at once, and released slots wake the jobs
-// that waited for them. Held slots are renewed every third of their expiry; a process that
+// that waited for them. Held slots are renewed every second (at most a third of their expiry); a process that
 // dies stops renewing and its slots expire.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../log.ts";
@@ -45,7 +45,8 @@ export class Sessions {
   private readonly renewer: NodeJS.Timeout;
 
   constructor(private readonly options: SessionsOptions) {
-    this.renewer = setInterval(() => void this.renewAll(), Math.max(50, Math.floor(options.limiter.slotTtlMs / 3))).unref();
+    // Renewing also tells us whether jobs wait for the slots we hold idle: at most a second of hoarding.
+    this.renewer = setInterval(() => void this.renewAll(), Math.max(50, Math.min(1000, Math.floor(options.limiter.slotTtlMs / 3)))).unref();
   }
 
   entry(key: string, mailbox: Mailbox, limits: EffectiveLimits): SessionEntry {
