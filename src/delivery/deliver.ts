@@ -101,7 +101,7 @@ export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2"
   let token = oauth ? await oauth.token(resolved) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      const info = await deps.transports.get(resolved).sendMail(message.mail);
+      const info = await deps.transports.send(resolved, message.mail);
       return { messageId: message.messageId ?? info.messageId, response: info.response };
     } catch (error) {
       const err = classifySmtpError(error, { oauth: Boolean(oauth) });

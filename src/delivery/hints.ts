@@ -75,7 +75,7 @@ export const SMTP_REPLIES: readonly ReplyRule[] = [
   { pattern: /\b4\.7\.\d+\b|try again later|too many/i, codes: [421, 450], kind: "throttle", permanent: false, hint: "the server is throttling this mailbox: its sends pause and resume by themselves (lower limits.messagesPerMinute if it keeps happening)" },
   { pattern: /\b4\.7\.0\b/, codes: [454], kind: "throttle", permanent: false, hint: "the server is throttling this mailbox (too many logins or messages): its sends pause and resume by themselves" },
   // Recipients: one message's problem, never the mailbox's.
-  { pattern: /\b5\.1\.\d+\b/, codes: [550, 551, 553, 554, 501], permanent: true, hint: "the recipient address was refused (5.1.x: no such user, or a typo): check it; the other recipients are not affected" },
+  { pattern: /\b5\.1\.\d+\b/, codes: [550, 551, 553, 554, 501], permanent: true, hint: "the server refused the recipient address (5.1.x: no such user, or a typo): check it; the other recipients are not affected" },
 ];
 
 export function replyRule(code: number, text: string, stage: Stage): ReplyRule | undefined {

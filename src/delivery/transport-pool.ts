@@ -67,6 +67,20 @@ export class TransportPool {
     return slot.transport;
   }
 
+  /**
+   * Sends through the config's transport. A transport closed under a message that was still
+   * queued in it (a config change, or its connections given back to waiting jobs) fails that
+   * message without it having reached the server: it goes once more, on a fresh transport.
+   */
+  async send(resolved: ResolvedConfig, mail: Parameters<PooledTransport["sendMail"]>[0]): Promise<SMTPPool.SentMessageInfo> {
+    try {
+      return await this.get(resolved).sendMail(mail);
+    } catch (err) {
+      if (!(err instanceof Error) || err.message !== "Connection pool was closed") throw err;
+      return this.get(resolved).sendMail(mail);
+    }
+  }
+
   /** Closes every transport of a project (its config changed or was deleted). */
   closeProject(projectId: string): void {
     for (const [key, slot] of this.slots) {

@@ -125,9 +125,19 @@ for i = 1, #promote do reply[#reply + 1] = promote[i] end
 return reply
 `);
 
+// Every mailbox this process holds slots of, in one call (their keys share the deployment's
+// hash tag): KEYS = slots, waiters per mailbox; ARGV = ttl, then per mailbox a count and its holders.
 const RENEW = new LuaScript(`${LUA_NOW}
-for i = 2, #ARGV do rcall('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
-return rcall('ZCARD', KEYS[2])
+local ttl = tonumber(ARGV[1])
+local at = 2
+local waiting = {}
+for k = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[at])
+  for i = at + 1, at + n do rcall('ZADD', KEYS[k], 'XX', now + ttl, ARGV[i]) end
+  at = at + n + 1
+  waiting[#waiting + 1] = rcall('ZCARD', KEYS[k + 1])
+end
+return waiting
 `);
 
 /** Why an acquire said "wait". */
@@ -221,10 +231,13 @@ export class Limiter {
     };
   }
 
-  /** Extends the holders' slots; answers how many jobs wait for a slot of the mailbox. */
-  async renew(mailbox: Mailbox, holders: readonly string[]): Promise<number> {
-    const reply = await RENEW.run(this.redis, [this.keys.mailboxSlots(mailbox.id), this.keys.mailboxSlotWaiters(mailbox.id)], [this.slotTtlMs, ...holders]);
-    return Number(reply);
+  /** Extends the holders' slots of each mailbox (one round trip); answers how many jobs wait for each mailbox's slots. */
+  async renew(held: readonly { mailbox: Mailbox; holders: readonly string[] }[]): Promise<number[]> {
+    if (held.length === 0) return [];
+    const keys = held.flatMap(({ mailbox }) => [this.keys.mailboxSlots(mailbox.id), this.keys.mailboxSlotWaiters(mailbox.id)]);
+    const args = held.flatMap(({ holders }) => [holders.length, ...holders]);
+    const reply = await RENEW.run(this.redis, keys, [this.slotTtlMs, ...args]);
+    return (reply as number[]).map(Number);
   }
 
   private mailboxKeys(mailbox: Mailbox, fourth: string): string[] {

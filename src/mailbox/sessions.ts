@@ -24,6 +24,8 @@ export interface SessionEntry {
   held: string[];
   busy: number;
   sockets: number;
+  /** Jobs were waiting for the mailbox's slots when we last looked. */
+  contended: boolean;
   readonly admitting: (() => boolean)[];
 }
 
@@ -52,7 +54,7 @@ export class Sessions {
   entry(key: string, mailbox: Mailbox, limits: EffectiveLimits): SessionEntry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, mailbox, limits, held: [], busy: 0, sockets: 0, admitting: [] };
+      entry = { key, mailbox, limits, held: [], busy: 0, sockets: 0, contended: false, admitting: [] };
       this.entries.set(key, entry);
     }
     entry.limits = limits;
@@ -77,9 +79,8 @@ export class Sessions {
   /** The claimed send is over (sent, failed, or never admitted). */
   done(entry: SessionEntry, contended = false): void {
     entry.busy = Math.max(0, entry.busy - 1);
-    // Jobs wait for this mailbox's slots: give idle connections back instead of keeping them.
-    if (contended && entry.held.length > entry.busy) this.options.retire(entry.key);
-    this.trim(entry);
+    if (contended) entry.contended = true;
+    if (entry.contended) this.giveBack(entry);
   }
 
   /** nodemailer's getSocket hook: a connection opens only under a held slot. Resolves to its release. */
@@ -102,7 +103,7 @@ export class Sessions {
           closed = true;
           entry.sockets--;
           this.wakeAdmitting(entry);
-          this.trim(entry);
+          if (entry.contended) this.trim(entry);
         });
         return true;
       };
@@ -123,6 +124,16 @@ export class Sessions {
     }
   }
 
+  /**
+   * Jobs wait for this mailbox's slots: close our idle connections (only when some are idle:
+   * a pool whose connections are all busy may have messages queued, and closing it would fail
+   * them) and give back the slots nobody here uses.
+   */
+  private giveBack(entry: SessionEntry): void {
+    if (entry.sockets > entry.busy) this.options.retire(entry.key);
+    this.trim(entry);
+  }
+
   private trim(entry: SessionEntry): void {
     const keep = Math.max(entry.busy, entry.sockets);
     if (entry.held.length > keep) void this.release(entry, entry.held.splice(keep));
@@ -141,14 +152,16 @@ export class Sessions {
   }
 
   private async renewAll(): Promise<void> {
-    for (const entry of this.entries.values()) {
-      if (entry.held.length === 0) continue;
-      try {
-        const waiting = await this.options.limiter.renew(entry.mailbox, entry.held);
-        if (waiting > 0 && entry.held.length > entry.busy) this.options.retire(entry.key);
-      } catch (err) {
-        this.options.log.warn({ err, mailbox: entry.mailbox.id }, "could not renew connection slots");
-      }
+    const entries = [...this.entries.values()].filter((e) => e.held.length > 0);
+    try {
+      const waiting = await this.options.limiter.renew(entries.map((e) => ({ mailbox: e.mailbox, holders: e.held })));
+      entries.forEach((entry, i) => {
+        entry.contended = (waiting[i] ?? 0) > 0;
+        if (entry.contended) this.giveBack(entry);
+        else this.trim(entry);
+      });
+    } catch (err) {
+      this.options.log.warn({ err }, "could not renew connection slots");
     }
   }
 }

@@ -58,7 +58,7 @@ async function allCompleted(ids: string[], timeoutMs: number): Promise<void> {
   for (const v of await views(ids)) assert.equal(v.attempts, 1, `job ${v.id} used more than the attempt that sent it`);
 }
 
-test("2 connections and 120/min across 3 workers: never more than 2 sessions, sends 500 ms apart, each once; another project flows meanwhile", async () => {
+test("2 connections and 120/min across 3 workers: never more than 2 sessions, sends 500 ms apart, each once; another project flows meanwhile", async (t) => {
   const limited = await server({ users: { a: "pa" }, dataDelayMs: 150 });
   const other = await server({ users: { b: "pb" } });
   await putConfig(h, "limited", config(limited.port, "a", "pa", { maxConnections: 2, messagesPerMinute: 120 }));
@@ -93,15 +93,18 @@ test("2 connections and 120/min across 3 workers: never more than 2 sessions, se
   assert.ok(times.at(-1)! - times[0]! >= 4500, `12 sends in ${times.at(-1)! - times[0]!} ms`);
   for (let i = 0; i < times.length; i++) assert.ok(times.filter((t) => t >= times[i]! && t < times[i]! + 60_000).length <= 120);
   assert.ok(otherMs < 5000, `the other project's email took ${otherMs} ms`);
+  t.diagnostic(`sends at +${times.map((x) => x - times[0]!).join(", +")} ms; the other project's email took ${otherMs} ms`);
 });
 
-test("a server allowing 1 session answers 432 4.3.2 to the next: the mailbox backs off and everything arrives, no attempt used", async () => {
+test("a server allowing 1 session answers 432 4.3.2 to the next: the mailbox backs off and everything arrives, no attempt used", async (t) => {
   const smtp = await server({ users: { c: "pc" }, maxSessionsPerUser: 1, dataDelayMs: 200 });
   await putConfig(h, "sessions", config(smtp.port, "c", "pc", { maxConnections: 3 }));
   const ids = await send("sessions", 6, "sessions");
   await allCompleted(ids, 30_000);
   assert.ok((smtp.refusals["432"] ?? 0) >= 1, "the server refused a second session at least once");
   assert.equal(smtp.accepted.length, 6);
+  const first = smtp.accepted[0]!.at;
+  t.diagnostic(`432 replies: ${smtp.refusals["432"]}; sends at +${smtp.accepted.map((a) => a.at - first).join(", +")} ms`);
 });
 
 test("a server answering 421 4.7.0 for 2 s: the jobs wait it out and all arrive, no attempt used", async () => {

@@ -68,7 +68,7 @@ test("a slot whose holder stops renewing expires and is taken by the next acquir
   await limiter.acquire(live, limits, { needSlot: true, holder: "live", jobId: "c" });
   for (let i = 0; i < 4; i++) {
     await sleep(100);
-    await limiter.renew(live, ["live"]);
+    assert.deepEqual(await limiter.renew([{ mailbox: live, holders: ["live"] }, { mailbox: mb, holders: [] }]), [0, 1]);
   }
   assert.equal((await limiter.acquire(live, limits, { needSlot: true, holder: "x", jobId: "d" })).ok, false, "renewed slot still held");
   assert.equal((await limiter.acquire(mb, limits, { needSlot: true, holder: "b2", jobId: "b" })).ok, true, "the dead holder's slot expired");
