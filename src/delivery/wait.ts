@@ -23,6 +23,8 @@ export interface Wait {
   readonly reason: WaitReason;
   /** One short line for people: which limit, or what the server said. */
   readonly detail: string;
+  /** Not worth a line in the job's log (a wait for a connection slot, of which a backlog has many). */
+  readonly quiet?: boolean;
 }
 
 export function isWait(value: unknown): value is Wait {
@@ -119,10 +121,10 @@ export function withWaits(deliver: (job: EmailJob) => Promise<SendResult | Wait>
   return async (job, token) => {
     const outcome = await deliver(job);
     if (!isWait(outcome)) return outcome;
-    // The board shows a job's log: one line per wait says why it is delayed.
+    // The board shows a job's log: a line per wait says why it is delayed.
     await Promise.all([
       job.moveToDelayed(outcome.until, token),
-      job.log(`waiting (${outcome.reason}) until ${new Date(outcome.until).toISOString()}: ${outcome.detail}`).catch(() => 0),
+      outcome.quiet ? 0 : job.log(`waiting (${outcome.reason}) until ${new Date(outcome.until).toISOString()}: ${outcome.detail}`).catch(() => 0),
     ]);
     throw new DelayedError();
   };

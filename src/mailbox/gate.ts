@@ -67,7 +67,7 @@ export class Gate {
     const claim = sessions.claim(entry);
     let result: AcquireResult;
     try {
-      result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id });
+      result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted });
     } catch (err) {
       sessions.done(entry);
       throw err;
@@ -78,19 +78,21 @@ export class Gate {
     }
     sessions.done(entry);
     const failure = result.failure ? storedFailure(result.failure) : undefined;
-    const proposal: WaitProposal = { ms: result.ms, reason: "rate_limit", detail: "" };
-    switch (result.reason) {
-      case "slot": Object.assign(proposal, { detail: `all ${limits.maxConnections} connections of this mailbox are in use` }); break;
-      case "rate": Object.assign(proposal, { detail: `spacing sends to ${limits.messagesPerMinute} a minute` }); break;
-      case "day": Object.assign(proposal, { detail: `${limits.messagesPerDay} messages sent today (UTC)` }); break;
-      case "quota": Object.assign(proposal, { detail: "the provider's daily sending quota is used up" }); break;
-      case "throttled": Object.assign(proposal, { reason: "throttled", bound: "throttle", detail: `the server throttles this mailbox${failure ? `: ${failure.message}` : ""}` }); break;
-      case "breaker_open":
-        if (!this.seenOpen.has(mailbox.id)) {
-          this.seenOpen.add(mailbox.id);
-          this.options.observer?.breaker?.(mailbox.id, true);
-        }
-        Object.assign(proposal, { reason: "breaker_open", bound: "breaker", mailboxId: mailbox.id, detail: `the mailbox's breaker is open${failure ? `: ${failure.describe()}` : ""}` }); break;
+    if (result.recorded) {
+      // A limit of our own, or the day's quota: already recorded on the job by the acquire.
+      this.options.observer?.waited?.("rate_limit");
+      const detail = result.reason === "slot" ? `all ${limits.maxConnections} connections of this mailbox are in use`
+        : result.reason === "rate" ? `spacing sends to ${limits.messagesPerMinute} a minute`
+          : result.reason === "day" ? `${limits.messagesPerDay} messages sent today (UTC)` : "the provider's daily sending quota is used up";
+      // Slot waits can be many in a backlog: the board's log gets the others only.
+      return { wait: true, until: Date.now() + result.ms, reason: "rate_limit", detail, quiet: result.reason === "slot" };
+    }
+    const proposal: WaitProposal = result.reason === "throttled"
+      ? { ms: result.ms, reason: "throttled", bound: "throttle", detail: `the server throttles this mailbox${failure ? `: ${failure.message}` : ""}` }
+      : { ms: result.ms, reason: "breaker_open", bound: "breaker", mailboxId: mailbox.id, detail: `the mailbox's breaker is open${failure ? `: ${failure.describe()}` : ""}` };
+    if (result.reason === "breaker_open" && !this.seenOpen.has(mailbox.id)) {
+      this.seenOpen.add(mailbox.id);
+      this.options.observer?.breaker?.(mailbox.id, true);
     }
     const wait = await this.hold(job, proposal);
     if (wait) return wait;

@@ -18,12 +18,21 @@ import { LUA_NOW, LuaScript, type LuaReply } from "./script.ts";
 import { THROTTLE_BASE_MS, THROTTLE_LUA, THROTTLE_MAX_MS } from "./throttle.ts";
 import { BREAKER_LUA, BREAKER_PROBE_MS, BREAKER_THRESHOLD } from "./breaker.ts";
 
+// Waits no bound applies to (slot, rate, day, quota) are recorded on the job here, in the same
+// round trip (keys.jobWait, read by GET /v1/jobs/:id); throttle and breaker waits are bounded
+// per job and recorded by src/delivery/wait.ts.
 const ACQUIRE = new LuaScript(`${LUA_NOW}
 local state, slots, waiters, jobWait = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local maxConn, interval, perDay = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local needSlot, holder, slotTtl, dayMs = ARGV[4] == '1', ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local probeMs, jobId, stateTtl, slotWait = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[11])
-local s = rcall('HMGET', state, 'bs', 'bp', 'qu', 'tu', 'cap', 'tat', 'rq', 'dn', 'dc', 'bf', 'tn', 'be', 'te')
+local probeMs, jobId, stateTtl, ats = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]), ARGV[11]
+local s = rcall('HMGET', state, 'bs', 'bp', 'qu', 'tu', 'cap', 'tat', 'rq', 'dn', 'dc', 'bf', 'tn', 'be', 'te', 'aw', 'an', 'ar')
+
+local function wait(ms, reason, detail)
+  rcall('HSET', jobWait, 'reason', 'rate_limit', 'until', now + ms, 'detail', detail, 'ats', ats)
+  rcall('PEXPIRE', jobWait, ms + 86400000)
+  return {0, ms, reason, ''}
+end
 
 -- Checks first, writes after: a job that must wait takes nothing (no probe, slot or token).
 local probe = false
@@ -33,13 +42,13 @@ if s[1] then
   probe = true
 end
 local qu = tonumber(s[3]) or 0
-if now < qu then return {0, qu - now, 'quota', ''} end
+if now < qu then return wait(qu - now, 'quota', "the provider's daily sending quota is used up") end
 local tu = tonumber(s[4]) or 0
 if now < tu then return {0, tu - now, 'throttled', s[13] or ''} end
 local day = math.floor(now / dayMs)
 local dc = 0
 if tonumber(s[8]) == day then dc = tonumber(s[9]) or 0 end
-if perDay > 0 and dc >= perDay then return {0, (day + 1) * dayMs - now, 'day', ''} end
+if perDay > 0 and dc >= perDay then return wait((day + 1) * dayMs - now, 'day', perDay .. ' messages sent today (UTC), the daily limit') end
 local waiting = rcall('ZCARD', waiters)
 if needSlot then
   local eff = maxConn
@@ -47,12 +56,18 @@ if needSlot then
   if cap and cap < eff then eff = cap end
   rcall('ZREMRANGEBYSCORE', slots, '-inf', now)
   if rcall('ZCARD', slots) >= eff then
-    -- Woken by a release (which pops the oldest waiter), or after a bounded fallback that
-    -- grows with the place in line, so a long line does not poll.
+    -- In line by first wait; woken at its estimated turn (its place in line over the rate the
+    -- mailbox admits sends), or earlier by a release, which pops the oldest waiter. So a long
+    -- backlog comes back about once per job, not in a poll.
+    rcall('ZREMRANGEBYSCORE', waiters, '-inf', now - 600000)
     rcall('ZADD', waiters, 'NX', now, jobId)
     rcall('PEXPIRE', waiters, stateTtl)
     local rank = rcall('ZRANK', waiters, jobId) or 0
-    return {0, math.min(slotTtl, slotWait * (1 + math.floor(rank / eff))), 'slot', ''}
+    local aw = tonumber(s[14]) or now
+    local rate = math.max(tonumber(s[16]) or 0, (tonumber(s[15]) or 0) / math.max(now - aw, 100))
+    local ms = slotTtl
+    if rate > 0 then ms = math.min(slotTtl, math.max(20, math.floor((rank + 1) / rate))) end
+    return wait(ms, 'slot', 'all ' .. eff .. ' connections of this mailbox are in use')
   end
 end
 local tat = tonumber(s[6]) or 0
@@ -61,23 +76,21 @@ if interval > 0 and now < tat then
   rcall('HSET', state, 'rq', at + interval)
   rcall('PEXPIRE', state, stateTtl)
   if waiting > 0 then rcall('ZREM', waiters, jobId) end
-  return {0, at - now, 'rate', ''}
+  return wait(at - now, 'rate', 'spacing sends to ' .. math.floor(60000 / interval + 0.5) .. ' a minute')
 end
 
-local wrote = false
-if interval > 0 then
-  rcall('HSET', state, 'tat', math.max(tat, now) + interval)
-  wrote = true
+if interval > 0 then rcall('HSET', state, 'tat', math.max(tat, now) + interval) end
+if perDay > 0 then rcall('HSET', state, 'dn', day, 'dc', dc + 1) end
+if probe then rcall('HSET', state, 'bs', 'half', 'bp', now + probeMs) end
+-- The admission rate, per 1 s window: what a slot waiter's turn is estimated from.
+local aw = tonumber(s[14])
+if not aw or now - aw >= 1000 then
+  if aw then rcall('HSET', state, 'ar', ((tonumber(s[15]) or 0) + 1) / math.max(now - aw, 1)) end
+  rcall('HSET', state, 'aw', now, 'an', 0)
+else
+  rcall('HINCRBY', state, 'an', 1)
 end
-if perDay > 0 then
-  rcall('HSET', state, 'dn', day, 'dc', dc + 1)
-  wrote = true
-end
-if probe then
-  rcall('HSET', state, 'bs', 'half', 'bp', now + probeMs)
-  wrote = true
-end
-if wrote then rcall('PEXPIRE', state, stateTtl) end
+rcall('PEXPIRE', state, stateTtl)
 if needSlot then
   rcall('ZADD', slots, now + slotTtl, holder)
   rcall('PEXPIRE', slots, stateTtl)
@@ -145,7 +158,15 @@ export type LimitReason = "slot" | "rate" | "day" | "quota" | "throttled" | "bre
 
 export type AcquireResult =
   | { ok: true; /** The release must report the outcome. */ dirty: boolean; probe: boolean; /** Jobs wait for a slot. */ contended: boolean }
-  | { ok: false; ms: number; reason: LimitReason; /** For throttled / breaker_open: the stored failure (DeliveryError JSON). */ failure?: string };
+  | {
+      ok: false;
+      ms: number;
+      reason: LimitReason;
+      /** For throttled / breaker_open: the stored failure (DeliveryError JSON). */
+      failure?: string;
+      /** The wait is already recorded on the job (no bound applies to it). */
+      recorded: boolean;
+    };
 
 /** How a send went, as far as the mailbox is concerned. "pass": refused after authenticating. */
 export type Outcome = "ok" | "pass" | "throttle" | "quota" | "breaker";
@@ -178,8 +199,6 @@ export interface LimiterOptions {
   dayMs?: number;
   /** Breaker probe interval. Default 60 s. */
   probeMs?: number;
-  /** A slot waiter's fallback wake-up, per `maxConnections` jobs ahead of it. Default 1 s. */
-  slotWaitMs?: number;
   /** Mailbox state untouched this long is forgotten. Default 2 days. */
   stateTtlMs?: number;
 }
@@ -188,7 +207,6 @@ export class Limiter {
   readonly slotTtlMs: number;
   private readonly dayMs: number;
   private readonly probeMs: number;
-  private readonly slotWaitMs: number;
   private readonly stateTtlMs: number;
 
   constructor(
@@ -199,20 +217,20 @@ export class Limiter {
     this.slotTtlMs = options.slotTtlMs ?? 10_000;
     this.dayMs = options.dayMs ?? 86_400_000;
     this.probeMs = options.probeMs ?? BREAKER_PROBE_MS;
-    this.slotWaitMs = options.slotWaitMs ?? 1000;
     this.stateTtlMs = options.stateTtlMs ?? 2 * 86_400_000;
   }
 
   /** One round trip. `needSlot`: the caller has no idle connection slot of its own for this mailbox. */
-  async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: { needSlot: boolean; holder: string; jobId: string }): Promise<AcquireResult> {
+  async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: { needSlot: boolean; holder: string; jobId: string; attemptsStarted?: number }): Promise<AcquireResult> {
     const interval = limits.messagesPerMinute ? Math.ceil(60_000 / limits.messagesPerMinute) : 0;
     const reply = await ACQUIRE.run(this.redis, this.mailboxKeys(mailbox, this.keys.jobWait(request.jobId)), [
       limits.maxConnections, interval, limits.messagesPerDay ?? 0, request.needSlot ? 1 : 0, request.holder,
-      this.slotTtlMs, this.dayMs, this.probeMs, request.jobId, this.stateTtlMs, this.slotWaitMs,
+      this.slotTtlMs, this.dayMs, this.probeMs, request.jobId, this.stateTtlMs, request.attemptsStarted ?? 0,
     ]);
     const [ok, a, b, c] = reply as [number, number, number | string, number | string];
     if (ok === 1) return { ok: true, dirty: a === 1, probe: b === 1, contended: Number(c) > 0 };
-    return { ok: false, ms: Math.max(0, a), reason: b as LimitReason, ...(c ? { failure: String(c) } : {}) };
+    const reason = b as LimitReason;
+    return { ok: false, ms: Math.max(0, a), reason, recorded: reason !== "throttled" && reason !== "breaker_open", ...(c ? { failure: String(c) } : {}) };
   }
 
   async release(mailbox: Mailbox, request: ReleaseRequest): Promise<ReleaseResult> {

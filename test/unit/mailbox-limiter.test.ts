@@ -42,7 +42,11 @@ test("concurrent acquires from 5 connections never hold more slots than maxConne
   assert.equal(granted.length, 3);
   assert.equal(await clients[0]!.zcard(keys.mailboxSlots(mb.id)), 3);
   const waits = results.filter((x) => !x.r.ok).map((x) => x.r);
-  assert.ok(waits.every((w) => !w.ok && w.reason === "slot" && w.ms > 0));
+  assert.ok(waits.every((w) => !w.ok && w.reason === "slot" && w.ms > 0 && w.recorded));
+  // The wait is recorded on the job in the same round trip, for GET /v1/jobs/:id.
+  const record = await clients[0]!.hgetall(keys.jobWait("j49"));
+  assert.equal(record.reason, "rate_limit");
+  assert.match(record.detail ?? "", /all 3 connections of this mailbox are in use/);
   // Every job told to wait is in line for a slot; a release hands the freed slot to the oldest.
   assert.equal(await clients[0]!.zcard(keys.mailboxSlotWaiters(mb.id)), 47);
   const holders = await clients[0]!.zrange(keys.mailboxSlots(mb.id), 0, -1);
