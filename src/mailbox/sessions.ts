@@ -26,6 +26,8 @@ export interface SessionEntry {
   sockets: number;
   /** Jobs were waiting for the mailbox's slots when we last looked. */
   contended: boolean;
+  /** When a send last claimed a slot here (ms). */
+  lastUsed: number;
   readonly admitting: (() => boolean)[];
 }
 
@@ -54,7 +56,7 @@ export class Sessions {
   entry(key: string, mailbox: Mailbox, limits: EffectiveLimits): SessionEntry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, mailbox, limits, held: [], busy: 0, sockets: 0, contended: false, admitting: [] };
+      entry = { key, mailbox, limits, held: [], busy: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
       this.entries.set(key, entry);
     }
     entry.limits = limits;
@@ -65,6 +67,7 @@ export class Sessions {
   claim(entry: SessionEntry): { needSlot: boolean; holder: string } {
     const needSlot = entry.busy >= entry.held.length;
     entry.busy++;
+    entry.lastUsed = Date.now();
     return { needSlot, holder: needSlot ? `${this.process}:${++this.counter}` : "" };
   }
 
@@ -80,7 +83,7 @@ export class Sessions {
   done(entry: SessionEntry, contended = false): void {
     entry.busy = Math.max(0, entry.busy - 1);
     if (contended) entry.contended = true;
-    if (entry.contended) this.giveBack(entry);
+    if (entry.busy === 0 && entry.sockets === 0) this.trim(entry);
   }
 
   /** nodemailer's getSocket hook: a connection opens only under a held slot. Resolves to its release. */
@@ -125,13 +128,12 @@ export class Sessions {
   }
 
   /**
-   * Jobs wait for this mailbox's slots: close our idle connections (only when some are idle:
-   * a pool whose connections are all busy may have messages queued, and closing it would fail
-   * them) and give back the slots nobody here uses.
+   * Jobs wait for this mailbox's slots: close the connections we left idle for a second (only
+   * when some are idle: a pool whose connections are all busy may have messages queued, and
+   * closing it would fail them). Their slots are given back as they close.
    */
   private giveBack(entry: SessionEntry): void {
-    if (entry.sockets > entry.busy) this.options.retire(entry.key);
-    this.trim(entry);
+    if (entry.sockets > entry.busy && Date.now() - entry.lastUsed >= 1000) this.options.retire(entry.key);
   }
 
   private trim(entry: SessionEntry): void {
@@ -158,7 +160,7 @@ export class Sessions {
       entries.forEach((entry, i) => {
         entry.contended = (waiting[i] ?? 0) > 0;
         if (entry.contended) this.giveBack(entry);
-        else this.trim(entry);
+        this.trim(entry);
       });
     } catch (err) {
       this.options.log.warn({ err }, "could not renew connection slots");
