@@ -137,7 +137,13 @@ export class Gate {
         : { ms: BREAKER_RETRY_MS * Math.max(1, released.failures), reason: "backoff", bound: "breaker", mailboxId: ticket.mailbox.id, detail: error.describe() };
     }
     if (!proposal) return undefined;
-    return (await this.hold(ticket.job, proposal)) ?? final(error, proposal);
+    try {
+      return (await this.hold(ticket.job, proposal)) ?? final(error, proposal);
+    } catch (err) {
+      // The wait could not be recorded: the failure takes the ordinary retry path instead.
+      log.warn({ err, mailbox: ticket.mailbox.id }, "could not record a job's wait");
+      return undefined;
+    }
   }
 
   private async hold(job: WaitingJob, proposal: WaitProposal): Promise<Wait | null> {
