@@ -137,7 +137,7 @@ test("535 5.7.139 on every AUTH: the breaker opens after 5, jobs wait with their
   await sleep(500);
   const attempts = smtp.authAttempts;
   assert.ok(attempts >= 5 && attempts <= 6, `${attempts} AUTH attempts`);
-  await sleep(2000);
+  await sleep(1200);
   assert.equal(smtp.authAttempts, attempts, "nothing tries the mailbox while its breaker is open");
   for (const v of await views(ids)) {
     assert.equal(v.state, "delayed", JSON.stringify(v));
@@ -162,7 +162,7 @@ test("a quota reply after 3 messages: the rest wait for the day's window, none f
   // Jobs that were waiting for the one connection learn about the quota when they next run.
   await eventually(async () => ((await views(ids)).filter((v) => v.state === "delayed" && /quota/.test(v.waitReason ?? "")).length === 5 ? true : undefined), 15_000, "5 jobs waiting for the quota");
   const refused = smtp.refusals["554"]!;
-  await sleep(1500);
+  await sleep(1000);
   assert.equal(smtp.accepted.length, 3);
   assert.equal(smtp.refusals["554"], refused, "nothing tries the mailbox again today");
   assert.ok(refused <= 2, `${refused} quota replies`);
