@@ -3,7 +3,9 @@
 //   ceiling            nodemailer alone: one pooled transport, nodemailer's own composer;
 //   transport ceiling  the same transport sending messages pre-composed, before the clock,
 //                      by the product's toMessage(): nodemailer's transport without composing;
-//   product            producer → Redis → one worker process → sink.
+//   product            producer → Redis → one worker process → sink;
+//   product, limits    the same with generous mailbox limits on the config (never binding),
+//                      so the GCRA and daily counter run on every send: the cost of the gate.
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import nodemailer, { type Transporter } from "nodemailer";
@@ -47,10 +49,14 @@ export interface Cleanup {
   prefixes: string[];
 }
 
+/** Limits that never bind at bench speeds: the gate's scripts run, nothing waits. */
+export const GENEROUS_LIMITS = { maxConnections: 1000, messagesPerMinute: 1_000_000, messagesPerDay: 1_000_000_000 } as const;
+
 /** The project's SMTP config, through the PUT route's validation (`PUT /v1/projects/bench/smtp-config`). */
-export function benchConfig(sink: Sink): Promise<SmtpConfig> {
+export function benchConfig(sink: Sink, limits?: typeof GENEROUS_LIMITS): Promise<SmtpConfig> {
   return parseSmtpConfig(
     {
+      ...(limits ? { limits } : {}),
       host: "127.0.0.1",
       port: sink.port,
       secure: false,
@@ -145,13 +151,13 @@ export async function runTransportCeiling(sink: Sink, redis: Redis, signal: Abor
   return runNodemailer(sink, redis, signal, composedFor(config, recipients("transport-warm", WARMUP)), composedFor(config, recipients("user", COUNT)));
 }
 
-export async function runProduct(sink: Sink, redis: Redis, abort: AbortController, cleanup: Cleanup): Promise<ProductResult> {
+export async function runProduct(sink: Sink, redis: Redis, abort: AbortController, cleanup: Cleanup, limits?: typeof GENEROUS_LIMITS): Promise<ProductResult> {
   const { signal } = abort;
   const prefix = `{bench-${randomBytes(6).toString("hex")}}`;
   cleanup.prefixes.push(prefix);
   const masterKeyB64 = randomBytes(32).toString("base64");
   const keys = createKeys(prefix);
-  await new SmtpConfigStore(redis, keys, parseMasterKey(masterKeyB64, "bench master key")).put(PROJECT_ID, await benchConfig(sink));
+  await new SmtpConfigStore(redis, keys, parseMasterKey(masterKeyB64, "bench master key")).put(PROJECT_ID, await benchConfig(sink, limits));
 
   const producer = createEmailProducer({ redis: REDIS_URL, prefix });
   cleanup.producer = producer;

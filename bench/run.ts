@@ -9,7 +9,9 @@
 //                      alone, no composing; shows how much of the gap is queue/worker overhead;
 //   product            enqueued with the producer while the queue is paused, then delivered by ONE
 //                      worker process (workers/email-worker.ts, NODE_ENV=production) with a
-//                      password config.
+//                      password config (a loopback server: the default mailbox limits);
+//   product, limits    the same with generous limits on the config that never bind (1000
+//                      connections, 1,000,000/min, 1,000,000,000/day): the sending-limit gate's cost.
 // All send identical content (rendered by src/templates) over the same pool settings (5
 // connections, 1000 messages each). The target (0.8) is product / ceiling, as the issue defines
 // it. Prints a table and writes bench/results.json (bench/report.ts).
@@ -26,7 +28,7 @@ import type { Redis } from "ioredis";
 import { connectRedis } from "../src/redis.ts";
 import { CONCURRENCY, COUNT, REDIS_URL } from "./config.ts";
 import { Sink, stopChild } from "./children.ts";
-import { runCeiling, runProduct, runTransportCeiling, type Cleanup } from "./phases.ts";
+import { GENEROUS_LIMITS, runCeiling, runProduct, runTransportCeiling, type Cleanup } from "./phases.ts";
 import { report } from "./report.ts";
 
 async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
@@ -63,8 +65,12 @@ async function main(): Promise<void> {
     const transportCeiling = await runTransportCeiling(sink, redis, abort.signal);
     process.stdout.write("bench: product (producer → Redis → worker → sink)…\n");
     const product = await runProduct(sink, redis, abort, cleanup);
+    if (cleanup.worker) await stopChild(cleanup.worker, 5_000);
+    await cleanup.producer?.close();
+    process.stdout.write("bench: product with generous limits (the sending-limit gate on every send)…\n");
+    const productWithLimits = await runProduct(sink, redis, abort, cleanup, GENEROUS_LIMITS);
 
-    report({ ceiling, transportCeiling, product, loadAtStart });
+    report({ ceiling, transportCeiling, product, productWithLimits, loadAtStart });
   } finally {
     if (cleanup.worker) await stopChild(cleanup.worker, 5_000);
     if (sink) await stopChild(sink.child, 5_000);

@@ -48,6 +48,10 @@ export interface Settings {
   backoffMaxMs: number;
   /** Total time one send may take, from connect to the final reply (SEND_TIMEOUT_MS, default 120000). */
   sendTimeoutMs: number;
+  /** Longest a job waits in all for a mailbox that throttles us (JOB_THROTTLE_MAX_MS, default 6 h). */
+  throttleMaxMs: number;
+  /** Longest a job waits for a mailbox's open breaker before failing (BREAKER_MAX_WAIT_MS, default 1 h; 0 fails at once). */
+  breakerMaxWaitMs: number;
   /** Directory for generated development secrets (.data/). */
   dataDir: string;
 }
@@ -99,6 +103,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
     backoffMs: intSetting(env, "JOB_BACKOFF_MS", 2000, 1, 3_600_000),
     backoffMaxMs: intSetting(env, "JOB_BACKOFF_MAX_MS", 15 * 60_000, 1, 24 * 3_600_000),
     sendTimeoutMs: intSetting(env, "SEND_TIMEOUT_MS", 120_000, 100, 3_600_000),
+    throttleMaxMs: intSetting(env, "JOB_THROTTLE_MAX_MS", 6 * 3_600_000, 0, 7 * 24 * 3_600_000),
+    breakerMaxWaitMs: intSetting(env, "BREAKER_MAX_WAIT_MS", 3_600_000, 0, 7 * 24 * 3_600_000),
     dataDir,
   };
 }

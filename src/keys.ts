@@ -22,6 +22,16 @@ export interface Keys {
   tokenIndex(projectId: string): string;
   /** String with a TTL: the SMTP URL of a running development inbox, for workers started without DEFAULT_SMTP_URL. */
   readonly devInbox: string;
+  /** Hash: a mailbox's shared state (rate, day count, throttle, AIMD cap, breaker). See src/mailbox/. */
+  mailbox(mailboxId: string): string;
+  /** Sorted set: the connection slots of a mailbox, holder → expiry (ms). */
+  mailboxSlots(mailboxId: string): string;
+  /** Sorted set: jobs waiting for one of a mailbox's slots, job id → when it started waiting. */
+  mailboxSlotWaiters(mailboxId: string): string;
+  /** Hash: jobs waiting for a mailbox's breaker, job id → project id (promoted when it closes). */
+  mailboxBreakerWaiters(mailboxId: string): string;
+  /** Hash: why a job is delayed and how long it has waited in all (src/delivery/wait.ts). */
+  jobWait(jobId: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -35,5 +45,10 @@ export function createKeys(prefix: string): Keys {
     tokenError: (id) => `${prefix}:token-error:${id}`,
     tokenIndex: (projectId) => `${prefix}:token-index:${projectId}`,
     devInbox: `${prefix}:dev-inbox`,
+    mailbox: (id) => `${prefix}:mailbox:${id}`,
+    mailboxSlots: (id) => `${prefix}:mailbox:${id}:slots`,
+    mailboxSlotWaiters: (id) => `${prefix}:mailbox:${id}:slot-waiters`,
+    mailboxBreakerWaiters: (id) => `${prefix}:mailbox:${id}:breaker-waiters`,
+    jobWait: (jobId) => `${prefix}:wait:${jobId}`,
   };
 }

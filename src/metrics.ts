@@ -38,6 +38,10 @@ export function createMetrics(): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  // Sending limits (src/mailbox/): labels never carry an address, only the keyed mailbox id.
+  const waits = new Counter({ name: "notify_job_waits_total", help: "Jobs moved to delayed instead of sending, by reason (rate_limit, throttled, breaker_open, backoff); no attempt used", labelNames: ["reason"], registers: [registry] });
+  const throttles = new Counter({ name: "notify_throttle_events_total", help: "Throttling replies from servers (432 4.3.2, 421/450 4.7.x, 454 4.7.0, 429), by reply code", labelNames: ["code"], registers: [registry] });
+  const breakerOpen = new Gauge({ name: "notify_breaker_open", help: "1 while this process has seen the mailbox's circuit breaker open, 0 once it closed (mailbox = keyed hash of the sending identity)", labelNames: ["mailbox"], registers: [registry] });
   const tokenRequests = new Counter({ name: "notify_token_requests_total", help: "Requests to OAuth token endpoints, by outcome", labelNames: ["outcome"], registers: [registry] });
   const tokenCache = new Counter({ name: "notify_token_cache_total", help: "Token cache lookups: hit (in memory), miss, wait (another worker was fetching)", labelNames: ["result"], registers: [registry] });
 
@@ -74,6 +78,9 @@ export function createMetrics(): Metrics {
         failed.inc({ type, stage: err.stage, outcome: willRetry ? "retry" : "final" });
         if (willRetry) retries.inc({ type });
       },
+      waited: (reason) => waits.inc({ reason }),
+      throttled: (code) => throttles.inc({ code }),
+      breaker: (mailbox, open) => breakerOpen.set({ mailbox }, open ? 1 : 0),
     },
     tokens: {
       hit: () => tokenCache.inc({ result: "hit" }),

@@ -6,7 +6,7 @@
 // all get the same clean text.
 import { DeliveryError, type Stage } from "../errors.ts";
 import { cleanPeerText } from "../net/peer-text.ts";
-import { smtpHint } from "./hints.ts";
+import { replyRule, ruleHint, smtpHint } from "./hints.ts";
 
 /** The fields nodemailer sets on its errors. */
 interface SmtpLikeError extends Error {
@@ -47,23 +47,27 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
   // STARTTLS refused or not offered while required, or the handshake failed.
   if (code === "ETLS" || err.command === "STARTTLS") {
     const detail = response ? clean(`${message} (${response})`) : text;
-    return new DeliveryError(detail, { stage: "tls", permanent: true, code: causeCode ?? code, hint: tlsHint(`${message} ${response ?? ""}`, causeCode) });
+    return new DeliveryError(detail, { stage: "tls", permanent: true, code: causeCode ?? code, hint: tlsHint(`${message} ${response ?? ""}`, causeCode), kind: certificateKind(err, causeCode) });
   }
   if (typeof err.responseCode === "number" && err.responseCode >= 400) {
     const stage: Stage = code === "EAUTH" || err.command === "AUTH PLAIN" || err.command?.startsWith("AUTH") ? "auth" : "send";
-    const permanent = err.responseCode >= 500;
+    // Provider knowledge (hints.ts): throttling, quota and mailbox-wide failures, with a hint each.
+    const rule = replyRule(err.responseCode, text, stage);
+    const permanent = rule?.permanent ?? err.responseCode >= 500;
     // "[send] 550: 5.1.1 …", not "[send] 550: 550 5.1.1 …": the code is already in front.
     return new DeliveryError(stripReplyCode(text), {
-      stage, permanent, code: String(err.responseCode), smtpCode: err.responseCode,
-      hint: smtpHint(err.responseCode, text, stage, context.oauth),
+      stage, permanent, code: String(err.responseCode), smtpCode: err.responseCode, providerCode: rule?.providerCode,
+      hint: rule ? ruleHint(rule, { oauth: Boolean(context.oauth) }) : smtpHint(err.responseCode, text, stage, context.oauth),
+      // A refused login no retry can cure (the XOAUTH2 one was retried with a fresh token) opens the breaker.
+      kind: rule ? rule.kind : stage === "auth" && permanent ? "breaker" : undefined,
     });
   }
   if (TLS_CODES.test(causeCode ?? "") || TLS_CODES.test(message) || /certificate|self.signed|STARTTLS|\bTLS\b|\bSSL\b/i.test(message)) {
-    return new DeliveryError(text, { stage: "tls", permanent: true, code: causeCode ?? code, hint: tlsHint(message, causeCode) });
+    return new DeliveryError(text, { stage: "tls", permanent: true, code: causeCode ?? code, hint: tlsHint(message, causeCode), kind: certificateKind(err, causeCode) });
   }
   if (code === "EAUTH") {
     // e.g. "Authentication credentials invalid" without a reply code, or no common mechanism.
-    return new DeliveryError(text, { stage: "auth", permanent: true, code, hint: smtpHint(undefined, text, "auth", context.oauth) });
+    return new DeliveryError(text, { stage: "auth", permanent: true, code, hint: smtpHint(undefined, text, "auth", context.oauth), kind: "breaker" });
   }
   if (code === "EPRIVATE" || causeCode === "EPRIVATE") {
     return new DeliveryError(text, { stage: "connect", permanent: true, code: "EPRIVATE", hint: "the SMTP host resolves to a private or loopback address; set NOTIFY_ALLOW_PRIVATE_TARGETS=true if that is intended" });
@@ -102,6 +106,11 @@ export function classifySmtpError(error: unknown, context: ClassifyContext = {})
         ? "the server did not answer in time: check `host` and `port` (a port that expects TLS from the first byte must be 465), and that outbound SMTP is not blocked by a firewall"
         : undefined,
   });
+}
+
+/** An untrusted or mismatched certificate stays so until someone fixes it: a breaker failure. */
+function certificateKind(err: SmtpLikeError, causeCode: string | undefined): "breaker" | undefined {
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HOSTNAME_MISMATCH|certificate|self.signed/i.test(`${causeCode ?? ""} ${err.message} ${err.response ?? ""}`) ? "breaker" : undefined;
 }
 
 function tlsHint(message: string, causeCode: string | undefined): string {

@@ -19,6 +19,8 @@ import type { DeliveryObserver } from "./observer.ts";
 import type { XOAuth2 } from "./xoauth2.ts";
 import { smtpSecrets } from "./smtp-secrets.ts";
 import { cleanPeerText } from "../net/peer-text.ts";
+import type { Gate, Ticket } from "../mailbox/gate.ts";
+import { isWait, type Wait } from "./wait.ts";
 
 export interface DeliverDeps {
   resolver: ConfigResolver;
@@ -35,13 +37,18 @@ export interface DeliverDeps {
    * Default 1500 ms: reconnects are at most a second apart (redis.ts RECONNECT_MAX_MS).
    */
   stalledMarkerGraceMs?: number;
+  /** Each mailbox's limits, throttling and breaker (src/mailbox/gate.ts); absent: sends go at once. */
+  gate?: Gate;
 }
 
 export type EmailJob = Job<EmailJobData, SendResult>;
 
-/** The BullMQ processor. Throws `UnrecoverableError` for permanent failures, `DeliveryError` otherwise. */
-export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<SendResult> {
-  const { resolver, markers, log, observer } = deps;
+/**
+ * The BullMQ processor (wrapped by `withWaits`). Returns a Wait when the mailbox says "not now";
+ * throws `UnrecoverableError` for permanent failures, `DeliveryError` otherwise.
+ */
+export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<SendResult | Wait> {
+  const { resolver, markers, log, observer, gate } = deps;
 
   return async function deliver(job) {
     const id = job.id ?? "";
@@ -60,15 +67,23 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
       }
     }
     let result: SendResult;
+    let ticket: Ticket | undefined;
     try {
       const invalid = checkJobData(data);
       if (invalid.length > 0) {
         const fields = invalid.map((e) => `${e.field} ${e.message}`).join("; ");
         throw new DeliveryError(`the job's data is invalid: ${fields}`, { stage: "config", permanent: true, code: "invalid_job_data", hint: "enqueue with createEmailProducer or POST /v1/emails, which validate" });
       }
-      result = await sendEmail(deps, await resolveConfig(resolver, data.projectId), data);
+      const resolved = await resolveConfig(resolver, data.projectId);
+      const admitted = await gate?.before(resolved, { id, projectId: data.projectId, attemptsStarted: job.attemptsStarted });
+      if (isWait(admitted)) return admitted;
+      ticket = admitted;
+      result = await sendEmail(deps, resolved, data);
     } catch (error) {
-      const err = classifySmtpError(error);
+      let err = classifySmtpError(error);
+      const next = ticket && (await gate?.after(ticket, err));
+      if (isWait(next)) return next;
+      if (next) err = next;
       const final = err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       observer?.failed(data.type, err, !final);
       const jobLog = log.child({ jobId: id, projectId: data.projectId, attempt: job.attemptsMade + 1 });
@@ -78,8 +93,13 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
     const seconds = (performance.now() - started) / 1000;
     observer?.sent(data.type, seconds);
     // The message is accepted: from here on nothing may make this job send it again. The write
-    // waits out a Redis outage; only a shutdown past its grace gives up on it.
-    await markers.set(id, result).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again"));
+    // waits out a Redis outage; only a shutdown past its grace gives up on it. The slot's
+    // release goes out with the marker write, not after it.
+    await Promise.all([
+      markers.set(id, result).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again")),
+      // A slot left held (Redis away) is released by its expiry; it must not fail a sent email.
+      ticket && gate?.after(ticket).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "could not release the mailbox slot; it expires by itself")),
+    ]);
     // The one info line per delivered email: one call on the parent logger (no child per job),
     // and no addresses.
     log.info({ jobId: id, projectId: data.projectId, type: data.type, durationMs: Math.round(seconds * 1000), messageId: result.messageId }, "sent");

@@ -5,7 +5,12 @@ import type { Logger } from "../log.ts";
 import type { Services } from "../services.ts";
 import { ConfigResolver } from "../smtp-config/resolver.ts";
 import { defaultServerConfig } from "../smtp-config/default-server.ts";
-import { TransportPool, type TransportPoolOptions } from "./transport-pool.ts";
+import { TransportPool, transportKey, type TransportPoolOptions } from "./transport-pool.ts";
+import { Limiter, type LimiterOptions } from "../mailbox/limiter.ts";
+import { Sessions } from "../mailbox/sessions.ts";
+import { Gate } from "../mailbox/gate.ts";
+import { createPromoter } from "../mailbox/promote.ts";
+import { WaitBook } from "./wait.ts";
 import { SentMarkers } from "./sent-markers.ts";
 import { closeWorker, createEmailWorker, type EmailWorker, type EmailWorkerOptions } from "./worker.ts";
 import type { DeliveryObserver } from "./observer.ts";
@@ -13,7 +18,7 @@ import { XOAuth2 } from "./xoauth2.ts";
 import type { TokenCache, TokenObserver } from "../oauth/token-cache.ts";
 import { createTokenService, type TokenServiceOptions } from "../oauth/token-service.ts";
 
-export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs" | "allowPrivateTargets" | "sendTimeoutMs">;
+export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs" | "allowPrivateTargets" | "sendTimeoutMs" | "throttleMaxMs" | "breakerMaxWaitMs">;
 
 export interface DeliveryOptions {
   transport?: Omit<TransportPoolOptions, "log">;
@@ -25,6 +30,8 @@ export interface DeliveryOptions {
   bullmq?: EmailWorkerOptions["bullmq"];
   /** The 250 markers; default `new SentMarkers(services.redis, services.keys)`. */
   markers?: SentMarkers;
+  /** Mailbox limiter tuning (tests shorten slot expiry and the breaker's probe interval). */
+  limiter?: LimiterOptions;
   /** How long `stop()` waits for in-flight jobs. Default 25 s (under Docker's 30 s grace). */
   closeGraceMs?: number;
 }
@@ -59,7 +66,16 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   });
   const { tokens } = tokenService;
   const xoauth2 = new XOAuth2(tokens, settings.masterKey);
-  const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport, log, xoauth2 });
+  // Each mailbox's limits, throttling and breaker, shared with every replica through Redis.
+  const limiter = new Limiter(services.redis, services.keys, options.limiter);
+  const promote = createPromoter(services.producer.queue, log);
+  const sessions = new Sessions({ limiter, log, promote, retire: (key) => transports.retireKey(key) });
+  const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport, log, xoauth2, admission: (key) => sessions.admit(key) });
+  const gate = new Gate({
+    limiter, sessions, promote, log, masterKey: settings.masterKey, observer: options.observer, transportKey,
+    waits: new WaitBook(services.redis, services.keys, { throttleMaxMs: settings.throttleMaxMs, breakerMaxWaitMs: settings.breakerMaxWaitMs }),
+    retire: (resolved) => transports.retire(resolved),
+  });
   resolver.onChange((projectId) => {
     transports.closeProject(projectId);
     tokens.dropProject(projectId).catch((err: unknown) => log.warn({ err, projectId }, "could not drop cached tokens"));
@@ -70,7 +86,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   const worker = createEmailWorker({
     connection: services.connect("worker"),
     keys: services.keys,
-    deps: { resolver, transports, xoauth2, markers, log, observer: options.observer },
+    deps: { resolver, transports, xoauth2, markers, log, observer: options.observer, gate },
     concurrency: settings.workerConcurrency,
     backoff: { baseMs: settings.backoffMs, maxMs: settings.backoffMaxMs },
     log,
@@ -88,6 +104,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
       const outcome = await closeWorker(worker, options.closeGraceMs ?? 25_000, () => markers.abandon());
       if (outcome === "forced") log.warn({ graceMs: options.closeGraceMs ?? 25_000 }, "in-flight jobs did not finish within the shutdown grace; they go back to the queue");
       transports.closeAll();
+      await sessions.releaseAll();
       await tokenService.close();
     },
   };

@@ -7,9 +7,10 @@ import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { XOAuth2Auth } from "./xoauth2.ts";
 import { publicOnlyGetSocket } from "../net/public-socket.ts";
 import type { AddressGuard } from "../net/private-address.ts";
+import { effectiveLimits } from "../mailbox/limits.ts";
 
 export interface TransportTuning {
-  /** Connections per pooled transport. Default 5. */
+  /** Connections per pooled transport. Default 5, and never more than the mailbox's `limits.maxConnections`. */
   maxConnections?: number;
   /** Messages per connection before it is recycled. Default 1000. */
   maxMessages?: number;
@@ -57,7 +58,7 @@ export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuni
     ...connectionOptions(resolved, tuning),
     ...(tuning.blockPrivateTargets ? { getSocket: publicOnlyGetSocket(tuning.connectionTimeoutMs ?? 10_000, tuning.blockedAddress) } : {}),
     pool: true,
-    maxConnections: tuning.maxConnections ?? 5,
+    maxConnections: Math.min(tuning.maxConnections ?? 5, effectiveLimits(config).limits.maxConnections),
     maxMessages: tuning.maxMessages ?? 1000,
     disableFileAccess: true,
     disableUrlAccess: true,

@@ -12,6 +12,8 @@ import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
 import { transportOptions, type TransportTuning } from "./transport-options.ts";
 import type { XOAuth2 } from "./xoauth2.ts";
+import type { Socket } from "node:net";
+import { connectPublicOnly } from "../net/public-socket.ts";
 
 export type PooledTransport = Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
 
@@ -21,6 +23,19 @@ export interface TransportPoolOptions extends TransportTuning {
   xoauth2?: XOAuth2;
   /** Close a transport unused this long. Default 5 min. */
   idleMs?: number;
+  /**
+   * Asked before every new connection of a transport (by its key, see `transportKey`); the
+   * connection opens once it resolves, and calls the function it resolved to once closed.
+   * This is how the mailbox's connection slots follow the real sessions (src/mailbox/sessions.ts).
+   */
+  admission?: (key: string) => Promise<() => void>;
+}
+
+type GetSocket = NonNullable<SMTPPool.Options["getSocket"]>;
+
+/** The pool key of a config: one transport per (project, config fingerprint). */
+export function transportKey(resolved: ResolvedConfig): string {
+  return `${resolved.projectId}\u0000${resolved.fingerprint}`;
 }
 
 interface Slot {
@@ -40,11 +55,13 @@ export class TransportPool {
   }
 
   get(resolved: ResolvedConfig): PooledTransport {
-    const key = `${resolved.projectId}\u0000${resolved.fingerprint}`;
+    const key = transportKey(resolved);
     let slot = this.slots.get(key);
     if (!slot) {
       const oauth = resolved.config.auth?.type === "oauth" ? this.options.xoauth2?.transportAuth(resolved) : undefined;
-      const transport = nodemailer.createTransport(transportOptions(resolved, this.options, oauth));
+      const options = transportOptions(resolved, this.options, oauth);
+      if (this.options.admission) options.getSocket = admitted(this.options.admission, key, options.getSocket ?? this.plainSocket());
+      const transport = nodemailer.createTransport(options);
       if (resolved.config.allowInsecureAuth) {
         this.options.log.warn({ projectId: resolved.projectId, host: resolved.config.host }, "allowInsecureAuth: credentials may be sent without TLS");
       }
@@ -60,18 +77,27 @@ export class TransportPool {
    * a connection to the final reply. On the deadline nodemailer's abort drops the message from
    * the queue or closes the connection delivering it (other connections go on), and the send
    * fails with a transient `send_timeout` at stage connect (the session never got ready) or send.
+   * A transport closed under a message that was still queued in it (a config change, or its
+   * connections given back to waiting jobs) fails that message without it having reached the
+   * server: it goes once more, on a fresh transport.
    */
   async send(resolved: ResolvedConfig, mail: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
-    const transport = this.get(resolved);
     const ms = this.options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     const controller = new AbortController();
     let stage: Stage | undefined;
+    let transport = this.get(resolved);
     const timer = setTimeout(() => {
       stage = stuckStage(transport, controller.signal);
       controller.abort();
     }, ms);
     try {
-      return await transport.sendMail({ ...mail, signal: controller.signal });
+      try {
+        return await transport.sendMail({ ...mail, signal: controller.signal });
+      } catch (err) {
+        if (stage || !(err instanceof Error) || err.message !== "Connection pool was closed") throw err;
+        transport = this.get(resolved);
+        return await transport.sendMail({ ...mail, signal: controller.signal });
+      }
     } catch (err) {
       if (stage) throw sendTimeoutError(stage, ms);
       throw err;
@@ -87,6 +113,16 @@ export class TransportPool {
     }
   }
 
+  /** Closes a config's transport (in-flight sends finish); the next send opens a new one. */
+  retire(resolved: ResolvedConfig): void {
+    this.retireKey(transportKey(resolved));
+  }
+
+  retireKey(key: string): void {
+    const slot = this.slots.get(key);
+    if (slot) this.closeSlot(key, slot);
+  }
+
   /** Number of open pooled transports, for metrics. */
   get size(): number {
     return this.slots.size;
@@ -100,6 +136,17 @@ export class TransportPool {
   private closeIdle(): void {
     const cutoff = Date.now() - this.idleMs;
     for (const [key, slot] of this.slots) if (slot.lastUsed < cutoff) this.closeSlot(key, slot);
+  }
+
+  /** The socket nodemailer would open itself, opened here so that admission can see it. */
+  private plainSocket(): GetSocket {
+    const timeoutMs = this.options.connectionTimeoutMs ?? 10_000;
+    return (options, callback) => {
+      connectPublicOnly(options.host ?? "", Number(options.port ?? 25), timeoutMs, () => false).then(
+        (connection) => callback(null, { connection }),
+        (err: Error) => callback(err, undefined),
+      );
+    };
   }
 
   private closeSlot(key: string, slot: Slot): void {
@@ -124,4 +171,22 @@ function stuckStage(transport: PooledTransport, signal: AbortSignal): Stage {
   if (!Array.isArray(connections)) return "send";
   const resource = connections.find((c) => c.queueEntry && c.queueEntry.mail?.data?.signal === signal);
   return resource?._connected ? "send" : "connect";
+}
+
+/** Wraps a getSocket so that each new connection waits for admission and reports its close. */
+function admitted(admission: (key: string) => Promise<() => void>, key: string, inner: GetSocket): GetSocket {
+  return (options, callback) => {
+    admission(key).then(
+      (release) => {
+        inner(options, (err, socketOptions) => {
+          const socket = socketOptions ? (socketOptions as { connection?: Socket }).connection : undefined;
+          if (err || !socket) release();
+          else if (socket.destroyed) release();
+          else socket.once("close", release);
+          callback(err, socketOptions);
+        });
+      },
+      (err: Error) => callback(err, undefined),
+    );
+  };
 }

@@ -25,6 +25,7 @@ export const STALLED_INTERVAL_MS = 2000;
  * stalls each in-flight job once; the 250 marker makes those re-runs harmless.
  */
 export const MAX_STALLED_COUNT = 5;
+import { withWaits } from "./wait.ts";
 
 export interface EmailWorkerOptions {
   /** Needs `maxRetriesPerRequest: null`. */
@@ -43,7 +44,7 @@ export type EmailWorker = Worker<EmailJobData, SendResult>;
 
 export function createEmailWorker(options: EmailWorkerOptions): EmailWorker {
   const backoff = options.backoff ?? { baseMs: 2000, maxMs: 15 * 60_000 };
-  const worker = new Worker<EmailJobData, SendResult>(QUEUE_NAME, createDeliverer(options.deps), {
+  const worker = new Worker<EmailJobData, SendResult>(QUEUE_NAME, withWaits(createDeliverer(options.deps)), {
     connection: options.connection,
     prefix: options.keys.bullPrefix,
     concurrency: options.concurrency ?? 20,

@@ -11,6 +11,7 @@ import { createTokenService, type TokenServiceOptions } from "../oauth/token-ser
 import { defaultServerConfig } from "../smtp-config/default-server.ts";
 import type { AppDeps } from "./app.ts";
 import { rotateMasterKey } from "../key-rotation.ts";
+import { MailboxAdmin } from "../mailbox/admin.ts";
 
 export type ApiSettings = Pick<Settings, "adminToken" | "allowPrivateTargets" | "masterKey" | "defaultSmtpUrl" | "defaultFrom" | "sendTimeoutMs">;
 
@@ -36,6 +37,7 @@ export function assembleApiDeps(services: Services, settings: ApiSettings, log: 
     metrics: options.metrics,
     devInbox: options.devInbox,
     rotateKeys: () => rotateMasterKey({ redis: services.redis, keys: services.keys, masterKey: settings.masterKey, store: services.store }),
+    mailboxes: new MailboxAdmin(services.redis, services.keys, settings.masterKey, services.producer.queue, log),
     testing: {
       masterKey: settings.masterKey,
       xoauth2: new XOAuth2(tokenService.tokens, settings.masterKey),

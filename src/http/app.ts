@@ -21,6 +21,7 @@ import { metricsRoutes } from "./metrics.ts";
 import { adminKeyRoutes } from "./admin-keys.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RotationReport } from "../key-rotation.ts";
+import type { MailboxAdmin } from "../mailbox/admin.ts";
 
 export interface AppDeps {
   log: Logger;
@@ -37,6 +38,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** POST /v1/admin/keys/rotate: reseal everything under the current master key. */
   rotateKeys(): Promise<RotationReport>;
+  /** Limits and breaker health on GET …/smtp-config, waiting jobs promoted on PUT, waitingFor on GET /v1/jobs/:id. */
+  mailboxes?: MailboxAdmin;
 }
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -61,12 +64,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     v1.addHook("onRequest", adminAuth({ adminToken: deps.adminToken, schemes: ["bearer"], throttle }));
     await v1.register(emailRoutes, { producer: deps.producer });
-    await v1.register(jobRoutes, { queue: deps.producer.queue, redis: deps.redis });
+    await v1.register(jobRoutes, { queue: deps.producer.queue, redis: deps.redis, mailboxes: deps.mailboxes });
     await v1.register(adminJobRoutes, { queue: deps.producer.queue, redis: deps.redis });
-    await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing });
+    await v1.register(smtpConfigRoutes, { store: deps.store, allowPrivateTargets: deps.allowPrivateTargets, testing: deps.testing, mailboxes: deps.mailboxes });
     await v1.register(adminKeyRoutes, { rotate: deps.rotateKeys });
   });
-  await app.register(boardRoutes, { queue: deps.producer.queue, redis: deps.redis, adminToken: deps.adminToken, throttle });
+  await app.register(boardRoutes, { queue: deps.producer.queue, redis: deps.redis, adminToken: deps.adminToken, throttle, mailboxes: deps.mailboxes });
   if (deps.devInbox) await app.register(devInboxRoutes, { inbox: deps.devInbox });
   return app;
 }

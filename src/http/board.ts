@@ -6,6 +6,7 @@ import { FastifyAdapter } from "@bull-board/fastify";
 import type { Redis } from "ioredis";
 import type { EmailQueue } from "../queue.ts";
 import { EmailBoardAdapter } from "./board-view.ts";
+import type { MailboxAdmin } from "../mailbox/admin.ts";
 import { adminAuth } from "./auth.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import { requireSameOrigin } from "./same-origin.ts";
@@ -17,13 +18,15 @@ export interface BoardOptions {
   redis: Redis;
   adminToken: string;
   throttle?: AuthThrottle;
+  /** Why delayed jobs wait for a mailbox (rate limit, throttling, breaker). */
+  mailboxes?: MailboxAdmin;
 }
 
 export async function boardRoutes(app: FastifyInstance, opts: BoardOptions): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
-    queues: [new EmailBoardAdapter(opts.queue, opts.redis, { displayName: "Email deliveries", description: "incident, alert and status-page email" })],
+    queues: [new EmailBoardAdapter(opts.queue, opts.redis, { displayName: "Email deliveries", description: "incident, alert and status-page email" }, opts.mailboxes)],
     serverAdapter,
     options: { uiConfig: { boardTitle: "notify-smtp" } },
   });

@@ -15,6 +15,7 @@ import type { TransportTuning } from "../delivery/transport-options.ts";
 import { compileValidator, ValidationError } from "../validation.ts";
 import { emailAddressSchema } from "../jobs/schemas.ts";
 import { existingForPut } from "./unreadable-config.ts";
+import type { MailboxAdmin } from "../mailbox/admin.ts";
 
 /** What trying a config needs: the same token provider and TLS settings as the worker. */
 export interface SmtpTesting {
@@ -29,6 +30,8 @@ export interface SmtpConfigRouteOptions {
   store: SmtpConfigStore;
   allowPrivateTargets: boolean;
   testing: SmtpTesting;
+  /** Effective limits and breaker health on GET; a PUT closes the breaker and promotes waiting jobs. */
+  mailboxes?: MailboxAdmin;
 }
 
 const validateTestBody = compileValidator({
@@ -63,6 +66,7 @@ export async function smtpConfigRoutes(app: FastifyInstance, opts: SmtpConfigRou
       if (!outcome.ok) return reply.code(422).send(outcome);
     }
     const stored = await store.put(projectId, config, { replaceUnreadable: replacesUnreadable });
+    await opts.mailboxes?.configChanged(projectId, existing?.config ?? opts.testing.defaultConfig, config, true);
     request.log.info({ projectId, version: stored.version, authType: config.auth?.type ?? "none" }, "smtp config saved");
     return redactConfig(stored.config);
   });
@@ -70,7 +74,7 @@ export async function smtpConfigRoutes(app: FastifyInstance, opts: SmtpConfigRou
   app.get<Params>("/v1/projects/:projectId/smtp-config", async (request) => {
     const stored = await store.get(request.params.projectId);
     if (!stored) throw new HttpError(404, "not_found", `project ${request.params.projectId} has no SMTP config (it uses the default server)`);
-    return redactConfig(stored.config);
+    return { ...redactConfig(stored.config), ...(await opts.mailboxes?.view(stored.config)) };
   });
 
   app.post<Params>("/v1/projects/:projectId/smtp-config/test", async (request, reply) => {
@@ -88,8 +92,10 @@ export async function smtpConfigRoutes(app: FastifyInstance, opts: SmtpConfigRou
   });
 
   app.delete<Params>("/v1/projects/:projectId/smtp-config", async (request, reply) => {
+    const previous = opts.mailboxes ? await store.get(request.params.projectId) : null;
     const deleted = await store.delete(request.params.projectId);
     if (!deleted) throw new HttpError(404, "not_found", `project ${request.params.projectId} has no SMTP config`);
+    await opts.mailboxes?.configChanged(request.params.projectId, previous?.config ?? null, opts.testing.defaultConfig, false);
     request.log.info({ projectId: request.params.projectId }, "smtp config deleted");
     return reply.code(204).send();
   });

@@ -52,6 +52,8 @@ export function readTokenAnswer(answer: AnswerContext): TokenResponse | Delivery
     const permanent = PERMANENT_ERRORS.has(code) || status === 404 || status === 405;
     return new DeliveryError(description ? `${shownError}: ${description}` : `the token endpoint answered HTTP ${status} (${shownError})`, {
       stage: "token", permanent, code, providerCode: /AADSTS\d+/.exec(description)?.[0] ?? code,
+      // A rejected client stays rejected until the config changes: it opens the mailbox's breaker.
+      kind: permanent && (code === "invalid_client" || code === "unauthorized_client") ? "breaker" : undefined,
       hint: tokenHint(code, description, url) ?? (status === 404 ? "tokenUrl was not found: check the URL" : undefined),
     });
   }

@@ -139,7 +139,7 @@ function networkError(err: unknown, url: string): DeliveryError {
     return new DeliveryError(e.cause?.message ?? e.message, { stage: "token", permanent: true, code: "insecure_token_url", hint: "use an https tokenUrl (plain http is allowed only with NOTIFY_ALLOW_PRIVATE_TARGETS=true)" });
   }
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code ?? "")) {
-    return new DeliveryError(`the token endpoint's certificate is not trusted (${code})`, { stage: "token", permanent: true, code: code ?? "tls", hint: "add its CA with NODE_EXTRA_CA_CERTS" });
+    return new DeliveryError(`the token endpoint's certificate is not trusted (${code})`, { stage: "token", permanent: true, code: code ?? "tls", hint: "add its CA with NODE_EXTRA_CA_CERTS", kind: "breaker" });
   }
   const timeout = err instanceof undiciErrors.ConnectTimeoutError || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || e.name === "TimeoutError" || e.cause?.name === "TimeoutError";
   return new DeliveryError(timeout ? `the token endpoint ${host} did not answer in time` : `could not reach the token endpoint ${host} (${code ?? "network error"})`, {

@@ -27,6 +27,16 @@ export interface OAuthAuth {
 
 export type SmtpAuth = PasswordAuth | OAuthAuth;
 
+/** A mailbox's sending limits (src/mailbox/limits.ts); each one left out takes the provider default. */
+export interface MailboxLimits {
+  /** Connections (and so sends in flight) at once, across every worker replica. */
+  maxConnections?: number;
+  /** A steady rate: sends are spaced 60000 / messagesPerMinute ms apart. */
+  messagesPerMinute?: number;
+  /** Messages per UTC day. */
+  messagesPerDay?: number;
+}
+
 export interface SmtpConfig {
   host: string;
   port: number;
@@ -39,6 +49,8 @@ export interface SmtpConfig {
   auth?: SmtpAuth;
   /** The explicit, logged exception to "credentials only over an encrypted connection". */
   allowInsecureAuth?: boolean;
+  /** Per-mailbox sending limits; provider defaults by host when absent. */
+  limits?: MailboxLimits;
 }
 
 /** The config a job is sent with: the project's own, or the default server. */

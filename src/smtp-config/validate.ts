@@ -23,6 +23,18 @@ const schema = {
     fromName: { type: "string", maxLength: 200, pattern: SINGLE_LINE },
     replyTo: emailAddressSchema,
     allowInsecureAuth: { type: "boolean" },
+    // Read-only fields of a GET, accepted (and dropped) so that a GET body can be PUT back.
+    limitsSource: { type: "string" },
+    health: { type: "object" },
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        maxConnections: { type: "integer", minimum: 1, maximum: 1000 },
+        messagesPerMinute: { type: "integer", minimum: 1, maximum: 1_000_000 },
+        messagesPerDay: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
+      },
+    },
     auth: {
       type: "object",
       required: ["type"],
@@ -75,7 +87,9 @@ export const SECRET_REQUIRED = "secret_required";
 export async function parseSmtpConfig(input: unknown, options: ParseConfigOptions): Promise<SmtpConfig> {
   const shapeErrors = validateShape(input);
   if (shapeErrors.length > 0) throw new ValidationError("the SMTP configuration is invalid", shapeErrors);
-  const config = structuredClone(input) as SmtpConfig;
+  const config = structuredClone(input) as SmtpConfig & { limitsSource?: unknown; health?: unknown };
+  delete config.limitsSource;
+  delete config.health;
   config.secure ??= true;
   const errors: FieldError[] = [];
 

@@ -57,6 +57,9 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
     JOB_BACKOFF_MS: "100",
     JOB_BACKOFF_MAX_MS: "2000",
     WORKER_CONCURRENCY: "10",
+    // Failures no retry can cure fail at once, as tests of those failures expect; the breaker
+    // tests (mailbox-limits.test.ts) let jobs wait for it instead.
+    BREAKER_MAX_WAIT_MS: "0",
     LOG_LEVEL: "debug",
     ...options.env,
   };
@@ -141,6 +144,10 @@ export interface JobView {
   attempts: number;
   failedReason?: string;
   result?: { messageId: string; response: string };
+  /** While delayed: why (rate_limit, throttled, breaker_open, backoff), until when, and a line of detail. */
+  waitingFor?: string;
+  waitingUntil?: string;
+  waitReason?: string;
 }
 
 /** `GET /v1/jobs/:id` through the app; throws on anything but 200. */

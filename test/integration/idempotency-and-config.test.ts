@@ -119,7 +119,11 @@ test("a config change is used by the next send; GET redacts; an omitted password
 
   const got = await h.app.inject({ method: "GET", url: "/v1/projects/p-switch/smtp-config", headers: h.auth });
   assert.equal(got.statusCode, 200, got.body);
-  assert.deepEqual(got.json(), { ...configB, auth: { ...configB.auth, password: "[redacted]" } });
+  // The effective limits (a localhost server: the default 10 connections) and the breaker's health come along.
+  assert.deepEqual(got.json(), {
+    ...configB, auth: { ...configB.auth, password: "[redacted]" },
+    limits: { maxConnections: 10 }, limitsSource: "default", health: { state: "closed", since: null, lastError: null },
+  });
   assert.ok(!got.body.includes("pass-b"));
 
   // The password left out: the stored one stays.

@@ -1,0 +1,169 @@
+// Which of a mailbox's connection slots this process holds. A slot covers an SMTP session
+// for its whole life, not only the send: a provider counts open sessions (an idle pooled
+// connection counts against Microsoft 365's 3), so a slot is kept while its connection is
+// open and given back when the connection closes. Per pooled transport:
+// - `held`: slots this process holds (holder ids in the mailbox's sorted set);
+// - `busy`: sends in flight (or about to be, once their acquire answers);
+// - `sockets`: connections open or opening.
+// Invariants: busy ≤ held once acquired, and sockets ≤ held (a connection is opened only
+// under a held slot: `admit` waits for a closing one to finish first). A send reuses a held
+// slot when busy < held (no slot round trip); otherwise it asks the limiter for a new one.
+// Slots beyond max(busy, sockets) are released at once, and released slots wake the jobs
+// that waited for them. Held slots are renewed every second (at most a third of their expiry); a process that
+// dies stops renewing and its slots expire.
+import { randomBytes } from "node:crypto";
+import type { Logger } from "../log.ts";
+import type { Mailbox } from "./mailbox.ts";
+import type { EffectiveLimits } from "./limits.ts";
+import type { Limiter } from "./limiter.ts";
+
+export interface SessionEntry {
+  readonly key: string;
+  readonly mailbox: Mailbox;
+  limits: EffectiveLimits;
+  held: string[];
+  busy: number;
+  sockets: number;
+  /** Jobs were waiting for the mailbox's slots when we last looked. */
+  contended: boolean;
+  /** When a send last claimed a slot here (ms). */
+  lastUsed: number;
+  readonly admitting: (() => boolean)[];
+}
+
+export interface SessionsOptions {
+  limiter: Limiter;
+  log: Logger;
+  /** Jobs to move from delayed to waiting (a slot was freed for them). */
+  promote(jobIds: string[]): void;
+  /** Close the idle connections of a pooled transport (jobs wait for its slots). */
+  retire(key: string): void;
+  /** How long a new connection may wait for one of its transport's connections to close. Default 10 s. */
+  admitTimeoutMs?: number;
+}
+
+export class Sessions {
+  private readonly entries = new Map<string, SessionEntry>();
+  private readonly process = randomBytes(6).toString("base64url");
+  private counter = 0;
+  private readonly renewer: NodeJS.Timeout;
+
+  constructor(private readonly options: SessionsOptions) {
+    // Renewing also tells us whether jobs wait for the slots we hold idle: at most a second of hoarding.
+    this.renewer = setInterval(() => void this.renewAll(), Math.max(50, Math.min(1000, Math.floor(options.limiter.slotTtlMs / 3)))).unref();
+  }
+
+  entry(key: string, mailbox: Mailbox, limits: EffectiveLimits): SessionEntry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { key, mailbox, limits, held: [], busy: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
+      this.entries.set(key, entry);
+    }
+    entry.limits = limits;
+    return entry;
+  }
+
+  /** Counts a send as busy now (before its acquire answers) and says whether it needs a new slot. */
+  claim(entry: SessionEntry): { needSlot: boolean; holder: string } {
+    const needSlot = entry.busy >= entry.held.length;
+    entry.busy++;
+    entry.lastUsed = Date.now();
+    return { needSlot, holder: needSlot ? `${this.process}:${++this.counter}` : "" };
+  }
+
+  /** The acquire granted the claim; `holder` is the new slot, if one was taken. */
+  granted(entry: SessionEntry, holder: string): void {
+    if (holder) {
+      entry.held.push(holder);
+      this.wakeAdmitting(entry);
+    }
+  }
+
+  /** The claimed send is over (sent, failed, or never admitted). */
+  done(entry: SessionEntry, contended = false): void {
+    entry.busy = Math.max(0, entry.busy - 1);
+    if (contended) entry.contended = true;
+    if (entry.busy === 0 && entry.sockets === 0) this.trim(entry);
+  }
+
+  /** nodemailer's getSocket hook: a connection opens only under a held slot. Resolves to its release. */
+  admit(key: string): Promise<() => void> {
+    const entry = this.entries.get(key);
+    if (!entry) return Promise.resolve(() => {});
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = entry.admitting.indexOf(tryAdmit);
+        if (i >= 0) entry.admitting.splice(i, 1);
+        reject(Object.assign(new Error("timed out waiting for a connection slot of this mailbox"), { code: "ETIMEDOUT" }));
+      }, this.options.admitTimeoutMs ?? 10_000);
+      const tryAdmit = (): boolean => {
+        if (entry.sockets >= entry.held.length) return false;
+        clearTimeout(timer);
+        entry.sockets++;
+        let closed = false;
+        resolve(() => {
+          if (closed) return;
+          closed = true;
+          entry.sockets--;
+          this.wakeAdmitting(entry);
+          if (entry.contended) this.trim(entry);
+        });
+        return true;
+      };
+      if (!tryAdmit()) entry.admitting.push(tryAdmit);
+    });
+  }
+
+  /** Gives back every slot (shutdown). */
+  async releaseAll(): Promise<void> {
+    clearInterval(this.renewer);
+    await Promise.all([...this.entries.values()].map((entry) => this.release(entry, entry.held.splice(0))));
+  }
+
+  private wakeAdmitting(entry: SessionEntry): void {
+    while (entry.admitting.length > 0 && entry.sockets < entry.held.length) {
+      const next = entry.admitting.shift()!;
+      if (!next()) break;
+    }
+  }
+
+  /**
+   * Jobs wait for this mailbox's slots: close the connections we left idle for a second (only
+   * when some are idle: a pool whose connections are all busy may have messages queued, and
+   * closing it would fail them). Their slots are given back as they close.
+   */
+  private giveBack(entry: SessionEntry): void {
+    if (entry.sockets > entry.busy && Date.now() - entry.lastUsed >= 1000) this.options.retire(entry.key);
+  }
+
+  private trim(entry: SessionEntry): void {
+    const keep = Math.max(entry.busy, entry.sockets);
+    if (entry.held.length > keep) void this.release(entry, entry.held.splice(keep));
+    if (entry.held.length === 0 && entry.busy === 0 && entry.sockets === 0) this.entries.delete(entry.key);
+  }
+
+  private async release(entry: SessionEntry, holders: string[]): Promise<void> {
+    if (holders.length === 0) return;
+    try {
+      const { promote } = await this.options.limiter.release(entry.mailbox, { holders, maxConnections: entry.limits.maxConnections });
+      if (promote.length > 0) this.options.promote(promote);
+    } catch (err) {
+      // The slots expire by themselves.
+      this.options.log.warn({ err, mailbox: entry.mailbox.id }, "could not release connection slots");
+    }
+  }
+
+  private async renewAll(): Promise<void> {
+    const entries = [...this.entries.values()].filter((e) => e.held.length > 0);
+    try {
+      const waiting = await this.options.limiter.renew(entries.map((e) => ({ mailbox: e.mailbox, holders: e.held })));
+      entries.forEach((entry, i) => {
+        entry.contended = (waiting[i] ?? 0) > 0;
+        if (entry.contended) this.giveBack(entry);
+        this.trim(entry);
+      });
+    } catch (err) {
+      this.options.log.warn({ err }, "could not renew connection slots");
+    }
+  }
+}
