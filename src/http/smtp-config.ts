@@ -15,6 +15,7 @@ import type { TransportTuning } from "../delivery/transport-options.ts";
 import { compileValidator, ValidationError } from "../validation.ts";
 import { emailAddressSchema } from "../jobs/schemas.ts";
 import { existingForPut } from "./unreadable-config.ts";
+import { UnreadableConfigError } from "../smtp-config/unreadable.ts";
 import type { MailboxAdmin } from "../mailbox/admin.ts";
 
 /** What trying a config needs: the same token provider and TLS settings as the worker. */
@@ -92,7 +93,12 @@ export async function smtpConfigRoutes(app: FastifyInstance, opts: SmtpConfigRou
   });
 
   app.delete<Params>("/v1/projects/:projectId/smtp-config", async (request, reply) => {
-    const previous = opts.mailboxes ? await store.get(request.params.projectId) : null;
+    // DELETE needs no key: a config sealed under an unknown one can still be removed (its
+    // mailbox's waiting jobs are then left to their own wait bounds).
+    const previous = opts.mailboxes ? await store.get(request.params.projectId).catch((err: unknown) => {
+      if (err instanceof UnreadableConfigError) return null;
+      throw err;
+    }) : null;
     const deleted = await store.delete(request.params.projectId);
     if (!deleted) throw new HttpError(404, "not_found", `project ${request.params.projectId} has no SMTP config`);
     await opts.mailboxes?.configChanged(request.params.projectId, previous?.config ?? null, opts.testing.defaultConfig, false);

@@ -186,7 +186,9 @@ test("three worker processes race for the first token of one config: 300 jobs de
   for (const c of spawned) {
     assert.ok(sentBy(c).size > 0, `${c.name} sent nothing: ${spawned.map((x) => `${x.name}=${sentBy(x).size}`).join(", ")}`);
     assert.equal(c.exit, undefined, c.describe());
-    assert.deepEqual(c.logs().filter((l) => typeof l.level === "number" && l.level >= 40), [], c.describe());
+    // The start-up notice that projects without a config have nowhere to go is expected here.
+    const warnings = c.logs().filter((l) => typeof l.level === "number" && l.level >= 40 && !l.msg?.startsWith("nothing will be delivered to projects without their own SMTP config"));
+    assert.deepEqual(warnings, [], c.describe());
   }
   t.diagnostic(`sent per process: ${spawned.map((c) => `${c.name}=${sentBy(c).size}`).join(", ")}`);
 

@@ -26,6 +26,8 @@ test("one failing token fetch shared by 20 waiting jobs: every reason is the sam
   await putConfig(h, "shared", {
     host: "localhost", port: 1, secure: true, fromEmail: "alerts@shared.example.com",
     auth: { type: "oauth", clientId: "client-1", clientSecret: "client-secret-value", tokenUrl: tokens.url, scope: "smtp" },
+    // All 20 at once (the default of 10 connections would hold half of them back for later).
+    limits: { maxConnections: 20 },
   });
   const ids = await enqueue(h, {
     type: "alert", projectId: "shared", to: Array.from({ length: 20 }, (_, i) => `w${i}@example.com`),
