@@ -6,6 +6,8 @@ import { createHarness, enqueue, getJob, putConfig, waitForJobState, type Harnes
 import { startTokenServer, type TestTokenServer } from "../helpers/token-server.ts";
 import { startGraphPeer, type GraphPeer } from "../helpers/peers/graph.ts";
 import { dumpPrefix } from "../helpers/redis-dump.ts";
+import { runCli } from "../helpers/cli.ts";
+import type { AddressInfo } from "node:net";
 
 const SECRET = "graph-client-secret-Zq81";
 const SENDER = "status@contoso.test";
@@ -225,4 +227,21 @@ test("no client secret or access token in Redis values, logs or responses", asyn
     assert.ok(!logs.includes(secret), "a secret in the logs");
     assert.ok(!view.includes(secret), "a secret in the job view");
   }
+});
+
+test("the CLI's config set --verify and config test work with a Graph config unchanged", async () => {
+  await h.app.listen({ port: 0, host: "127.0.0.1" });
+  const env = { NOTIFY_API_URL: `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`, NOTIFY_ADMIN_TOKEN: h.settings.adminToken };
+  const set = await runCli(["config", "set", "--project", "gcli", "--file", "-", "--verify"], { env, input: JSON.stringify(graphConfig()) });
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /"transport": "graph"/);
+  assert.ok(!set.stdout.includes(SECRET));
+  const sent = await runCli(["config", "test", "--project", "gcli", "--to", "ops@example.com"], { env });
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.match(sent.stdout, /202 Accepted/);
+  await putConfig(h, "gcli", graphConfig("locked@contoso.test"));
+  const failed = await runCli(["config", "test", "--project", "gcli", "--to", "ops@example.com"], { env });
+  assert.equal(failed.code, 1);
+  assert.match(failed.stdout + failed.stderr, /send/);
+  assert.match(failed.stdout + failed.stderr, /Mail\.Send/);
 });
