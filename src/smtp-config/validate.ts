@@ -101,7 +101,8 @@ export async function parseSmtpConfig(input: unknown, options: ParseConfigOption
   const kept = keepStoredSecret(config, options.existing, errors);
 
   if (config.auth?.type === "oauth") await checkOAuth(config.auth, options, errors, graph);
-  if (!options.allowPrivateTargets) await checkPublic(config.host, graph ? "graphUrl" : "host", errors);
+  const urlRefused = graph && errors.some((e) => e.field === "graphUrl");
+  if (!options.allowPrivateTargets && !urlRefused) await checkPublic(config.host, graph ? "graphUrl" : "host", errors);
 
   // Compared after grant detection, so a token URL or client id derived from the (stored) key
   // file counts as what it is, not as a change.

@@ -38,6 +38,7 @@ test("graphUrl: https only and no private target unless allowed; derived host an
   assert.deepEqual(await fieldsOf(body({ graphUrl: "http://graph.microsoft.com" }), false), ["graphUrl"]);
   assert.deepEqual(await fieldsOf(body({ graphUrl: "https://127.0.0.1:8443" }), false), ["graphUrl"]);
   assert.deepEqual(await fieldsOf(body({ graphUrl: "https://graph.microsoft.com/?x=1" }), true), ["graphUrl"]);
+  assert.deepEqual(await fieldsOf(body({ graphUrl: "https://user:pw@graph.microsoft.com" }), false), ["graphUrl"]);
   const ok = await parseSmtpConfig(body({ graphUrl: "http://127.0.0.1:8080/" }), { allowPrivateTargets: true });
   assert.equal(ok.graphUrl, "http://127.0.0.1:8080");
   assert.equal(ok.host, "127.0.0.1");
