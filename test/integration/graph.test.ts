@@ -146,6 +146,37 @@ test("401 once: the token is dropped and the send retried once with a fresh one"
   assert.notEqual(graph.mails.at(-1)!.token, firstToken);
 });
 
+test("sends one after another reuse the mailbox's kept-alive connection", async () => {
+  await putConfig(h, "gka", graphConfig());
+  const [first] = await enqueue(h, { type: "alert", projectId: "gka", to: ["k0@example.com"], data: alert });
+  await waitForJobState(h, first!, ["completed"]);
+  const opened = graph.connections();
+  for (let i = 1; i <= 3; i++) {
+    const [id] = await enqueue(h, { type: "alert", projectId: "gka", to: [`k${i}@example.com`], data: alert });
+    await waitForJobState(h, id!, ["completed"]);
+  }
+  assert.equal(graph.connections(), opened, "no new connection for three more sends");
+});
+
+test("503 is throttling too: the job waits for Retry-After and is delivered in its first attempt", async () => {
+  await putConfig(h, "g503", graphConfig("throttled@contoso.test"));
+  graph.script.push({ status: 503, code: "ServiceUnavailable", message: "Service Unavailable", headers: { "retry-after": "1" } });
+  const [id] = await enqueue(h, { type: "incident", projectId: "g503", to: ["ops@example.com"], data: incident });
+  const job = await waitForJobState(h, id!, ["completed"]);
+  assert.equal(job.attempts, 1);
+  assert.equal(job.result?.response, "202 Accepted");
+});
+
+test("401 again after a fresh token fails with a hint about the token's audience and tenant", async () => {
+  await putConfig(h, "g401x", graphConfig("alerts@contoso.test"));
+  graph.script.push({ status: 401, code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid audience." });
+  graph.script.push({ status: 401, code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid audience." });
+  const [id] = await enqueue(h, { type: "alert", projectId: "g401x", to: ["a@example.com"], data: alert });
+  const job = await waitForJobState(h, id!, ["failed"]);
+  assert.match(job.failedReason ?? "", /\[send\] 401/);
+  assert.match(job.failedReason ?? "", /graph\.microsoft\.com\/\.default/);
+});
+
 test("403 ErrorAccessDenied and 404 ErrorInvalidUser fail at once with the hint", async () => {
   await putConfig(h, "g403", graphConfig("locked@contoso.test"));
   await putConfig(h, "g404", graphConfig("nobody@contoso.test"));

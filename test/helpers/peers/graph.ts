@@ -53,6 +53,8 @@ export interface GraphPeerOptions {
   delayMs?: number;
   /** GET /users answers 200 (true, default) or 403 (the app lacks User.Read.All). */
   userReadAll?: boolean;
+  /** More sendMail requests than this in flight for one mailbox: 429 ApplicationThrottled, as Graph's MailboxConcurrency. Default 4. */
+  concurrencyLimit?: number;
 }
 
 export interface GraphPeer {
@@ -63,6 +65,8 @@ export interface GraphPeer {
   script: ScriptedGraphReply[];
   /** The most sendMail requests in flight at once for `mailbox`. */
   maxConcurrent(mailbox: string): number;
+  /** TCP (TLS) connections accepted so far: shows whether clients keep connections alive. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -99,6 +103,9 @@ export async function startGraphPeer(options: GraphPeerOptions): Promise<GraphPe
         maxSeen.set(mailbox, Math.max(now, maxSeen.get(mailbox) ?? 0));
       }
       try {
+        if (sendMail && (inFlight.get(mailbox) ?? 0) > (options.concurrencyLimit ?? 4)) {
+          return error(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.", { "retry-after": "1" });
+        }
         if (sendMail && options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
         const scripted = sendMail ? script.shift() : undefined;
         if (scripted) return error(scripted.status, scripted.code ?? "Scripted", scripted.message ?? "scripted answer", scripted.headers);
@@ -136,6 +143,8 @@ export async function startGraphPeer(options: GraphPeerOptions): Promise<GraphPe
   const tls = options.tls ?? true;
   const certs = testCerts();
   const server = tls ? createHttpsServer({ key: certs.key, cert: certs.cert }, handler) : createHttpServer(handler);
+  let accepted = 0;
+  server.on("connection", () => accepted++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
 
@@ -146,6 +155,7 @@ export async function startGraphPeer(options: GraphPeerOptions): Promise<GraphPe
     requests,
     script,
     maxConcurrent: (mailbox) => maxSeen.get(mailbox.toLowerCase()) ?? 0,
+    connections: () => accepted,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
