@@ -21,6 +21,7 @@ import { smtpSecrets } from "./smtp-secrets.ts";
 import { cleanPeerText } from "../net/peer-text.ts";
 import type { Gate, Ticket } from "../mailbox/gate.ts";
 import { isWait, type Wait } from "./wait.ts";
+import { sendViaGraph, type GraphTransport } from "./transports/graph.ts";
 
 export interface DeliverDeps {
   resolver: ConfigResolver;
@@ -39,6 +40,8 @@ export interface DeliverDeps {
   stalledMarkerGraceMs?: number;
   /** Each mailbox's limits, throttling and breaker (src/mailbox/gate.ts); absent: sends go at once. */
   gate?: Gate;
+  /** Needed for `transport: "graph"` configs. */
+  graph?: GraphTransport;
 }
 
 export type EmailJob = Job<EmailJobData, SendResult>;
@@ -111,10 +114,12 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
  * Renders and sends one email with a resolved config. For OAuth configs the token is fetched
  * first (so its errors keep the "token" stage), and a 535 gets one retry with a fresh token.
  */
-export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2">, resolved: ResolvedConfig, data: EmailJobData): Promise<SendResult> {
+export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2" | "graph">, resolved: ResolvedConfig, data: EmailJobData): Promise<SendResult> {
   const { config } = resolved;
   const email = renderEmail(data);
   const message = toMessage(config, data.to, email);
+  // The one place the transport is chosen: the same composed message goes either way.
+  if (config.transport === "graph") return sendViaGraph(deps.graph, deps.xoauth2, resolved, message);
   const oauth = config.auth?.type === "oauth" ? deps.xoauth2 : undefined;
   if (config.auth?.type === "oauth" && !oauth) throw new Error("OAuth configs need the XOAUTH2 provider");
   let token = oauth ? await oauth.token(resolved) : undefined;

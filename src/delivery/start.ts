@@ -17,6 +17,7 @@ import type { DeliveryObserver } from "./observer.ts";
 import { XOAuth2 } from "./xoauth2.ts";
 import type { TokenCache, TokenObserver } from "../oauth/token-cache.ts";
 import { createTokenService, type TokenServiceOptions } from "../oauth/token-service.ts";
+import { GraphTransport } from "./transports/graph.ts";
 
 export type DeliverySettings = Pick<Settings, "defaultSmtpUrl" | "defaultFrom" | "masterKey" | "workerConcurrency" | "backoffMs" | "backoffMaxMs" | "allowPrivateTargets" | "sendTimeoutMs" | "throttleMaxMs" | "breakerMaxWaitMs">;
 
@@ -71,6 +72,8 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   const promote = createPromoter(services.producer.queue, log);
   const sessions = new Sessions({ limiter, log, promote, retire: (key) => transports.retireKey(key) });
   const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport, log, xoauth2, admission: (key) => sessions.admit(key) });
+  // Graph configs: same CA, private-target rule and deadline as the SMTP pool.
+  const graph = new GraphTransport({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport });
   const gate = new Gate({
     limiter, sessions, promote, log, masterKey: settings.masterKey, observer: options.observer, transportKey,
     waits: new WaitBook(services.redis, services.keys, { throttleMaxMs: settings.throttleMaxMs, breakerMaxWaitMs: settings.breakerMaxWaitMs }),
@@ -86,7 +89,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   const worker = createEmailWorker({
     connection: services.connect("worker"),
     keys: services.keys,
-    deps: { resolver, transports, xoauth2, markers, log, observer: options.observer, gate },
+    deps: { resolver, transports, xoauth2, markers, log, observer: options.observer, gate, graph },
     concurrency: settings.workerConcurrency,
     backoff: { baseMs: settings.backoffMs, maxMs: settings.backoffMaxMs },
     log,
@@ -104,6 +107,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
       const outcome = await closeWorker(worker, options.closeGraceMs ?? 25_000, () => markers.abandon());
       if (outcome === "forced") log.warn({ graceMs: options.closeGraceMs ?? 25_000 }, "in-flight jobs did not finish within the shutdown grace; they go back to the queue");
       transports.closeAll();
+      await graph.closeAll();
       await sessions.releaseAll();
       await tokenService.close();
     },

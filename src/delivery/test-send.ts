@@ -18,6 +18,7 @@ import { OneOffConnection } from "./one-off-connection.ts";
 import { DEFAULT_SEND_TIMEOUT_MS, SendDeadline } from "./send-deadline.ts";
 import { smtpSecrets } from "./smtp-secrets.ts";
 import { cleanPeerText } from "../net/peer-text.ts";
+import { testSendGraph } from "./test-send-graph.ts";
 
 export interface StageTimings {
   token?: number;
@@ -39,6 +40,7 @@ export interface TestSendOptions {
 }
 
 export async function testSend(resolved: ResolvedConfig, options: TestSendOptions): Promise<TestSendOutcome> {
+  if (resolved.config.transport === "graph") return testSendGraph(resolved, options);
   const started = performance.now();
   const timings: StageTimings = { total: 0 };
   const { config } = resolved;

@@ -22,12 +22,13 @@ interface ProviderDefault {
   source: string;
 }
 
-/**
- * Published limits by provider, first match wins. A Graph transport entry (4 concurrent
- * requests per mailbox, Microsoft Graph's Outlook throttling limit) goes here with the Graph
- * transport: `{ transport: "graph", limits: { maxConnections: 4 }, ... }`.
- */
+/** Published limits by provider, first match wins. */
 export const PROVIDER_DEFAULTS: readonly ProviderDefault[] = [
+  {
+    transport: "graph",
+    limits: { maxConnections: 4 },
+    source: "Microsoft Graph Outlook service limits: 4 concurrent requests per mailbox (MailboxConcurrency); beyond that Graph answers 429",
+  },
   {
     transport: "smtp",
     hosts: ["smtp.office365.com", "smtp-mail.outlook.com"],
@@ -51,7 +52,7 @@ export function providerDefault(transport: "smtp" | "graph", host: string): Effe
 }
 
 export function effectiveLimits(config: SmtpConfig): { limits: EffectiveLimits; source: LimitsSource } {
-  const provider = providerDefault("smtp", config.host);
+  const provider = providerDefault(config.transport ?? "smtp", config.host);
   const base = provider ?? DEFAULT_LIMITS;
   const own: MailboxLimits = config.limits ?? {};
   const limits: EffectiveLimits = { ...base, ...definedOnly(own) };

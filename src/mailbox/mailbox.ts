@@ -6,7 +6,7 @@ import type { MasterKey } from "../crypto/master-key.ts";
 import { fingerprint } from "../crypto/fingerprint.ts";
 import type { SmtpConfig } from "../smtp-config/model.ts";
 
-export type MailboxTransport = "smtp";
+export type MailboxTransport = "smtp" | "graph";
 
 export interface Mailbox {
   /**
@@ -23,9 +23,10 @@ export interface Mailbox {
 }
 
 export function mailboxOf(config: SmtpConfig, masterKey: MasterKey): Mailbox {
-  const transport: MailboxTransport = "smtp";
+  const transport: MailboxTransport = config.transport ?? "smtp";
+  // Graph: (graphUrl's host and port, fromEmail), the mailbox sendMail is called on. SMTP: the user we log in as.
   const host = config.host.toLowerCase();
-  const user = config.auth?.type === "password" ? config.auth.username : config.auth?.type === "oauth" ? config.auth.user : undefined;
+  const user = transport === "graph" ? undefined : config.auth?.type === "password" ? config.auth.username : config.auth?.type === "oauth" ? config.auth.user : undefined;
   const identity = (user || config.fromEmail).toLowerCase();
   return { id: fingerprint(masterKey, "mailbox", transport, host, String(config.port), identity), transport, host, port: config.port, identity };
 }

@@ -2,7 +2,7 @@
 // cache id are not redone per job).
 import type { MasterKey } from "../crypto/master-key.ts";
 import { fingerprint } from "../crypto/fingerprint.ts";
-import type { OAuthAuth, OAuthGrant, ResolvedConfig, TokenEndpointAuth } from "../smtp-config/model.ts";
+import { GRAPH_DEFAULT_SCOPE, type OAuthAuth, type OAuthGrant, type ResolvedConfig, type TokenEndpointAuth } from "../smtp-config/model.ts";
 import { DeliveryError } from "../errors.ts";
 import { detectGrant, KeyMaterialError, parseSigningKey, type SigningKey } from "./key-material.ts";
 
@@ -39,7 +39,7 @@ export function tokenSpecFor(resolved: ResolvedConfig, masterKey: MasterKey): To
   const grant = auth.grant ?? detectGrant(auth.clientSecret);
   const signingKey = grant === "jwt_bearer" ? readStoredKey(auth.clientSecret) : undefined;
   const tokenUrl = auth.tokenUrl || signingKey?.tokenUri || "";
-  const scope = auth.scope || defaultScope(tokenUrl) || "";
+  const scope = auth.scope || (resolved.config.transport === "graph" ? GRAPH_DEFAULT_SCOPE : defaultScope(tokenUrl)) || "";
   const user = auth.user ?? resolved.config.fromEmail;
   const tokenEndpointAuth = auth.tokenEndpointAuth ?? "client_secret_post";
   const spec: TokenSpec = {

@@ -37,7 +37,22 @@ export interface MailboxLimits {
   messagesPerDay?: number;
 }
 
+/** `graphUrl`'s default, and the scope a Graph config's token is asked for unless it names one. */
+export const GRAPH_DEFAULT_URL = "https://graph.microsoft.com";
+export const GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default";
+
+export type TransportName = "smtp" | "graph";
+
 export interface SmtpConfig {
+  /** Absent: "smtp". "graph": Microsoft Graph sendMail (src/delivery/transports/graph.ts). */
+  transport?: TransportName;
+  /** With transport "graph": where sendMail goes. Default GRAPH_DEFAULT_URL. */
+  graphUrl?: string;
+  /**
+   * With transport "graph" the API refuses host, port and secure; they are derived from
+   * graphUrl (host, port or 443, true) so that every consumer of a config (mailbox identity,
+   * logs) sees where it sends, and never shown (redactConfig).
+   */
   host: string;
   port: number;
   /** Encryption mandatory: implicit TLS on 465, STARTTLS required on any other port. */
@@ -68,8 +83,15 @@ export const REDACTED = "[redacted]";
 
 /** The config as the API may show it: every secret replaced. */
 export function redactConfig(config: SmtpConfig): SmtpConfig {
-  if (!config.auth) return { ...config };
+  const shown = config.transport === "graph" ? withoutDerived(config) : { ...config };
+  if (!config.auth) return shown;
   const auth: SmtpAuth =
     config.auth.type === "password" ? { ...config.auth, password: REDACTED } : { ...config.auth, clientSecret: REDACTED };
-  return { ...config, auth };
+  return { ...shown, auth };
+}
+
+/** A Graph config as the API shows it: without the host, port and secure derived from graphUrl (a GET body can be PUT back). */
+function withoutDerived(config: SmtpConfig): SmtpConfig {
+  const { host: _host, port: _port, secure: _secure, ...rest } = config;
+  return rest as SmtpConfig;
 }

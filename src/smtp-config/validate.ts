@@ -5,7 +5,7 @@ import { emailAddressSchema } from "../jobs/schemas.ts";
 import { assertPublicHost, PrivateTargetError } from "../net/private-address.ts";
 import { detectGrant, KeyMaterialError, parseSigningKey } from "../oauth/key-material.ts";
 import { defaultScope } from "../oauth/spec.ts";
-import { REDACTED, type OAuthAuth, type SmtpConfig } from "./model.ts";
+import { GRAPH_DEFAULT_SCOPE, GRAPH_DEFAULT_URL, REDACTED, type OAuthAuth, type SmtpConfig } from "./model.ts";
 import { changedDestination } from "./destination.ts";
 
 const SINGLE_LINE = "^[^\\r\\n]*$";
@@ -14,8 +14,11 @@ const secret = { type: "string", maxLength: 16_384 } as const;
 const schema = {
   type: "object",
   additionalProperties: false,
-  required: ["host", "port", "fromEmail"],
+  // host and port: required with transport "smtp", refused with "graph" (transportErrors).
+  required: ["fromEmail"],
   properties: {
+    transport: { type: "string", enum: ["smtp", "graph"] },
+    graphUrl: { type: "string", maxLength: 2048, pattern: "^https?://[^\\s]+$" },
     host: { type: "string", minLength: 1, maxLength: 253, pattern: "^[A-Za-z0-9.:\\[\\]-]+$" },
     port: { type: "integer", minimum: 1, maximum: 65535 },
     secure: { type: "boolean" },
@@ -85,18 +88,21 @@ export interface ParseConfigOptions {
 export const SECRET_REQUIRED = "secret_required";
 
 export async function parseSmtpConfig(input: unknown, options: ParseConfigOptions): Promise<SmtpConfig> {
-  const shapeErrors = validateShape(input);
+  const shapeErrors = mergeErrors(validateShape(input), transportErrors(input));
   if (shapeErrors.length > 0) throw new ValidationError("the SMTP configuration is invalid", shapeErrors);
   const config = structuredClone(input) as SmtpConfig & { limitsSource?: unknown; health?: unknown };
   delete config.limitsSource;
   delete config.health;
-  config.secure ??= true;
   const errors: FieldError[] = [];
+  const graph = config.transport === "graph";
+  if (graph) deriveFromGraphUrl(config, options, errors);
+  config.secure ??= true;
 
   const kept = keepStoredSecret(config, options.existing, errors);
 
-  if (config.auth?.type === "oauth") await checkOAuth(config.auth, options, errors);
-  if (!options.allowPrivateTargets) await checkPublic(config.host, "host", errors);
+  if (config.auth?.type === "oauth") await checkOAuth(config.auth, options, errors, graph);
+  const urlRefused = graph && errors.some((e) => e.field === "graphUrl");
+  if (!options.allowPrivateTargets && !urlRefused) await checkPublic(config.host, graph ? "graphUrl" : "host", errors);
 
   // Compared after grant detection, so a token URL or client id derived from the (stored) key
   // file counts as what it is, not as a change.
@@ -114,7 +120,7 @@ function secretField(config: SmtpConfig): "password" | "clientSecret" {
 }
 
 /** Fills in grant, token URL and scope where they can be derived, and checks the key and URL. */
-async function checkOAuth(auth: OAuthAuth, options: ParseConfigOptions, errors: FieldError[]): Promise<void> {
+async function checkOAuth(auth: OAuthAuth, options: ParseConfigOptions, errors: FieldError[], graph: boolean): Promise<void> {
   if (auth.clientSecret === undefined) return; // already reported as required
   auth.grant ??= detectGrant(auth.clientSecret);
   if (auth.grant === "jwt_bearer") {
@@ -142,7 +148,7 @@ async function checkOAuth(auth: OAuthAuth, options: ParseConfigOptions, errors: 
     errors.push({ field: "auth.tokenUrl", message: "must be an http(s) URL of at most 2048 characters" });
     return;
   }
-  auth.scope ||= defaultScope(auth.tokenUrl) ?? "";
+  auth.scope ||= (graph ? GRAPH_DEFAULT_SCOPE : defaultScope(auth.tokenUrl)) ?? "";
   if (!auth.scope) errors.push({ field: "auth.scope", message: "is required (there is no default for this provider)" });
   if (url.protocol === "http:" && !options.allowPrivateTargets) {
     errors.push({ field: "auth.tokenUrl", message: "must use https (http is allowed only with NOTIFY_ALLOW_PRIVATE_TARGETS=true)" });
@@ -164,6 +170,57 @@ function keepStoredSecret(config: SmtpConfig, existing: SmtpConfig | null | unde
     return false;
   }
   return true;
+}
+
+/**
+ * What the transport decides about the rest of the body: "smtp" needs host and port; "graph"
+ * refuses host, port and secure (Graph has its own URL and is always https) and needs OAuth.
+ * Run on the raw input next to the schema, so every bad field is reported in one answer.
+ */
+function transportErrors(input: unknown): FieldError[] {
+  if (!input || typeof input !== "object" || Array.isArray(input)) return [];
+  const body = input as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  if (body.transport !== "graph") {
+    for (const field of ["host", "port"]) if (body[field] === undefined) errors.push({ field, message: "is required" });
+    if (body.graphUrl !== undefined) errors.push({ field: "graphUrl", message: "is allowed only with transport \"graph\"" });
+    return errors;
+  }
+  for (const field of ["host", "port", "secure", "allowInsecureAuth"]) {
+    if (body[field] !== undefined) errors.push({ field, message: "is not allowed with transport \"graph\" (it sends to graphUrl over https)" });
+  }
+  const auth = body.auth as Record<string, unknown> | undefined;
+  if (auth === undefined) errors.push({ field: "auth", message: "is required with transport \"graph\" (auth.type \"oauth\")" });
+  else if (auth && typeof auth === "object" && auth.type !== undefined && auth.type !== "oauth") {
+    errors.push({ field: "auth.type", message: "must be \"oauth\" with transport \"graph\"" });
+  }
+  return errors;
+}
+
+/** Schema errors first; a transport error only for a field the schema had nothing to say about. */
+function mergeErrors(first: FieldError[], second: FieldError[]): FieldError[] {
+  const seen = new Set(first.map((e) => e.field));
+  return [...first, ...second.filter((e) => !seen.has(e.field))];
+}
+
+/** graphUrl's default and checks; host, port and secure follow from it (see SmtpConfig.host). */
+function deriveFromGraphUrl(config: SmtpConfig, options: ParseConfigOptions, errors: FieldError[]): void {
+  config.graphUrl ||= GRAPH_DEFAULT_URL;
+  const url = parseHttpUrl(config.graphUrl);
+  if (!url || url.search || url.hash || url.username || url.password) {
+    errors.push({ field: "graphUrl", message: "must be an http(s) URL without query, fragment or credentials, e.g. https://graph.microsoft.com" });
+    config.host = "invalid";
+    config.port = 443;
+    return;
+  }
+  if (url.protocol === "http:" && !options.allowPrivateTargets) {
+    errors.push({ field: "graphUrl", message: "must use https (http is allowed only with NOTIFY_ALLOW_PRIVATE_TARGETS=true)" });
+  }
+  // Stored without a trailing slash: requests append /v1.0/users/….
+  config.graphUrl = url.href.replace(/\/+$/, "");
+  config.host = url.hostname.replace(/^\[|\]$/g, "");
+  config.port = url.port ? Number(url.port) : url.protocol === "http:" ? 80 : 443;
+  config.secure = url.protocol === "https:";
 }
 
 const SINGLE_LINE_SHORT = /^[^\r\n]{1,512}$/;
