@@ -8,13 +8,23 @@ import type { Keys } from "../keys.ts";
 import type { SendResult } from "../jobs/contracts.ts";
 import type { Logger } from "../log.ts";
 import { RECONNECT_MAX_MS } from "../redis.ts";
+import { ReplicaAcks } from "../redis/replica-ack.ts";
 
 export interface SentMarkersOptions {
   /** Longer than any job can keep retrying. Default 7 days. */
   ttlSeconds?: number;
   /** Told (at debug) when a write had to wait for Redis. */
   log?: Logger;
+  /**
+   * REDIS_WAIT_REPLICAS: after the marker lands, wait until this many replicas have it, so a
+   * failover cannot lose it (and send the email again). Fewer, even after one more try, is
+   * logged, not a failure: the email has gone out. Default 0.
+   */
+  waitReplicas?: number;
 }
+
+/** One warn line per this long when markers cannot reach their replicas; debug in between. */
+const REPLICA_WARN_EVERY_MS = 60_000;
 
 export class MarkerAbandonedError extends Error {
   override name = "MarkerAbandonedError";
@@ -24,6 +34,8 @@ export class SentMarkers {
   private readonly ttlSeconds: number;
   private readonly abandoned = new AbortController();
   private readyOrAbort: Promise<void> | undefined;
+  private readonly acks: ReplicaAcks;
+  private lastReplicaWarn = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -31,6 +43,7 @@ export class SentMarkers {
     private readonly options: SentMarkersOptions = {},
   ) {
     this.ttlSeconds = options.ttlSeconds ?? 7 * 86_400;
+    this.acks = new ReplicaAcks(redis, { replicas: options.waitReplicas ?? 0 });
   }
 
   async get(jobId: string): Promise<SendResult | null> {
@@ -44,6 +57,7 @@ export class SentMarkers {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.redis.set(this.keys.sent(jobId), value, "EX", this.ttlSeconds);
+        if (this.acks.enabled) await this.onReplicas(jobId, value, this.acks.mark(this.keys.sent(jobId)));
         if (attempt > 1) this.options.log?.debug({ jobId, attempt }, "250 marker written after Redis came back");
         return;
       } catch (err) {
@@ -51,6 +65,28 @@ export class SentMarkers {
         if (attempt === 1) this.options.log?.debug({ jobId }, "250 marker waits for Redis");
         await this.nextTry();
       }
+    }
+  }
+
+  /** WAIT for the replicas; once more (writing again: the first write may be what a failover
+   *  lost) if that fails; then say so and carry on. */
+  private async onReplicas(jobId: string, value: string, mark: ReturnType<ReplicaAcks["mark"]>): Promise<void> {
+    try {
+      return await this.acks.confirm(mark);
+    } catch {
+      // retried below
+    }
+    try {
+      await this.redis.set(this.keys.sent(jobId), value, "EX", this.ttlSeconds);
+      return await this.acks.confirm(this.acks.mark(this.keys.sent(jobId)));
+    } catch (err) {
+      const now = Date.now();
+      const warn = now - this.lastReplicaWarn >= REPLICA_WARN_EVERY_MS;
+      if (warn) this.lastReplicaWarn = now;
+      this.options.log?.[warn ? "warn" : "debug"](
+        { jobId, replicas: this.acks.replicas, error: (err as Error).message.slice(0, 200) },
+        "a 250 marker is not on enough Redis replicas (REDIS_WAIT_REPLICAS); a failover now could send its email again",
+      );
     }
   }
 
