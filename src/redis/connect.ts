@@ -75,6 +75,10 @@ function createClient(target: RedisTarget, options: ConnectOptions): Redis {
     enableAutoPipelining: options.autoPipelining ?? false,
     // Reconnect forever: Redis restarts and failovers must not kill workers.
     retryStrategy: reconnectDelay,
+    // Still talking to a master that was demoted (a managed service's DNS switch, a
+    // partition that healed): reconnect, which asks the sentinels again, and resend the
+    // refused command (it was not executed).
+    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
     db: target.db,
   };
   if (target.topology === "standalone") return new Redis({ ...redisOptions, host: target.hosts[0]!.host, port: target.hosts[0]!.port });
@@ -94,9 +98,9 @@ function sentinelOptions(target: RedisTarget): RedisOptions {
     sentinelPassword: target.sentinelPassword ?? target.password,
     // Sentinels unreachable: keep asking, as for the master itself.
     sentinelRetryStrategy: reconnectDelay,
-    // Listen for +switch-master: a master that is demoted but still reachable (a partition,
-    // a manual failover) is left at once instead of answering READONLY.
-    failoverDetector: true,
+    // No `failoverDetector`: its extra sentinel connections retry on their own, print
+    // "Unhandled error event" to stderr and can outlive `disconnect()`. Sentinel itself
+    // kills the clients of a master it demotes, and READONLY (below) covers the rest.
     ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(target) } : {}),
   };
 }
@@ -133,7 +137,7 @@ export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boole
           ...(target.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
         }) as unknown as Redis)
       : new Redis({
-          ...(target.topology === "sentinel" ? { ...sentinelOptions(target), sentinelRetryStrategy: () => null, failoverDetector: false } : { host: target.hosts[0]!.host, port: target.hosts[0]!.port }),
+          ...(target.topology === "sentinel" ? { ...sentinelOptions(target), sentinelRetryStrategy: () => null } : { host: target.hosts[0]!.host, port: target.hosts[0]!.port }),
           username: target.username,
           password: target.password,
           tls: target.tls ? tlsOptions(target) : undefined,

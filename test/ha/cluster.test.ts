@@ -1,10 +1,11 @@
 // A Redis Cluster of 3 masters + 3 replicas (an ACL user on every node), through
 // redis+cluster://: 500 emails, 2 worker processes and the API process, and kill -9 of the
-// master holding our slot mid-batch; once without REDIS_WAIT_REPLICAS and once with 1.
+// master holding our slot mid-batch: a plain kill, then with the replicas cut off before it, without REDIS_WAIT_REPLICAS and with 1.
 // - every key the run made (ours and BullMQ's) is in the prefix's one slot, on one master;
 // - the API answers every request within 5 s, 202 or 503, during the failover;
-// - with REDIS_WAIT_REPLICAS=1 no acknowledged email is lost; lost and duplicated counts of
-//   both runs are reported;
+// - with REDIS_WAIT_REPLICAS=1 no acknowledged email is lost and none is sent twice, even
+//   with the replica cut off; lost and duplicated counts of every run are reported (without
+//   it, a cut-off replica costs duplicates: completions and 250 markers die with the master);
 // - a config PUT after the failover reaches both workers within a second.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -23,6 +24,9 @@ before(async () => {
     url: cluster.url,
     master: (prefix) => cluster.masterOf(prefix),
     waitForPromotion: (prefix, previous) => cluster.waitForPromotion(prefix, previous),
+    replicasOf: (master) => cluster.replicasOf(master),
+    cutOff: (replica) => cluster.cutOff(replica),
+    rejoin: (replica) => cluster.rejoin(replica),
     waitForReplica: (node) => cluster.waitForReplica(node),
   };
 });
@@ -57,11 +61,18 @@ async function keysByNode(prefix: string): Promise<Map<number, { key: string; sl
   return found;
 }
 
-for (const waitReplicas of [0, 1]) {
-  test(`Cluster, REDIS_WAIT_REPLICAS=${waitReplicas}: kill -9 of the slot's master mid-batch`, { timeout: 300_000 }, async (t) => {
-    const r = await runFailoverScenario({ name: `ha-cluster-${waitReplicas}`, deployment, waitReplicas });
+// A plain kill, then the same with the replicas cut off 1.5 s before it (what WAIT is for).
+const CASES = [
+  { waitReplicas: 0, lagMs: 0 },
+  { waitReplicas: 0, lagMs: 1500 },
+  { waitReplicas: 1, lagMs: 1500 },
+];
+
+for (const { waitReplicas, lagMs } of CASES) {
+  test(`Cluster, REDIS_WAIT_REPLICAS=${waitReplicas}${lagMs ? ", replica cut off" : ""}: kill -9 of the slot's master mid-batch`, { timeout: 300_000 }, async (t) => {
+    const r = await runFailoverScenario({ name: `ha-cluster-${waitReplicas}-${lagMs}`, deployment, waitReplicas, lagMs });
     try {
-      t.diagnostic(describeResult(r, waitReplicas));
+      t.diagnostic(describeResult(r, waitReplicas, lagMs));
       if (r.lost.length) t.diagnostic(`lost: ${r.lost.slice(0, 20).join(", ")}`);
       if (r.duplicates.length) t.diagnostic(`sent twice: ${r.duplicates.slice(0, 20).join(", ")}`);
 
@@ -75,11 +86,15 @@ for (const waitReplicas of [0, 1]) {
       assert.deepEqual(all.filter((k) => k.slot !== slot), [], "a key outside the prefix's slot");
       t.diagnostic(`${all.length} keys of ${r.prefix}, all in slot ${slot} on one master`);
 
+      assert.deepEqual(r.errors, [], "a process logged an error");
       assert.deepEqual(r.unexpected, [], "the API answered something other than 202 or 503");
       const slowest = Math.max(...r.answers.map((a) => a.ms));
       assert.ok(slowest < 5000, `an API answer took ${slowest} ms`);
       assert.equal(r.acknowledged, 500);
-      if (waitReplicas > 0) assert.deepEqual(r.lost, [], "an acknowledged email was lost");
+      if (waitReplicas > 0) {
+        assert.deepEqual(r.lost, [], "an acknowledged email was lost");
+        assert.deepEqual(r.duplicates, [], "an email was sent twice");
+      }
       assert.ok(r.configSwitched, "a config PUT after the failover did not reach every worker within a second");
       assert.deepEqual(r.noise, [], "a process printed a stack trace or a non-JSON line");
     } finally {

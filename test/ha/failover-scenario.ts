@@ -17,6 +17,11 @@ export interface Deployment {
   url: string;
   /** The data node holding `prefix`'s keys now. */
   master(prefix: string): Promise<RedisProcess>;
+  /** The replicas of `master`. */
+  replicasOf(master: RedisProcess): Promise<RedisProcess[]>;
+  /** Cuts `replica` off its master (it keeps failing to reconnect) until `rejoin`. */
+  cutOff(replica: RedisProcess): Promise<void>;
+  rejoin(replica: RedisProcess): Promise<void>;
   waitForPromotion(prefix: string, previous: RedisProcess): Promise<RedisProcess>;
   waitForReplica(node: RedisProcess): Promise<void>;
 }
@@ -28,6 +33,12 @@ export interface ScenarioOptions {
   /** Default 50 requests × 10 recipients. */
   requests?: number;
   perRequest?: number;
+  /**
+   * The replicas are cut off their master this long before it is killed: the writes it
+   * acknowledged meanwhile exist nowhere else (a link that dropped, a partition, a replica
+   * far behind). 0: a plain kill -9 of a master whose replica keeps up.
+   */
+  lagMs?: number;
 }
 
 export interface ScenarioResult {
@@ -38,8 +49,8 @@ export interface ScenarioResult {
   duplicates: string[];
   /** kill -9 → the replica answers as master (as the servers see it). */
   promotionMs: number;
-  /** kill -9 → the first 202 after it. */
-  firstAckAfterKillMs: number;
+  /** kill -9 → the end of the last 503 after it (0: none). */
+  lastUnavailableAfterKillMs: number;
   /** kill -9 → the old master is back as a synced replica (restarted after the promotion). */
   replicaBackMs: number;
   answers: { status: number; ms: number }[];
@@ -49,6 +60,8 @@ export interface ScenarioResult {
   configSwitched: boolean;
   /** Worker/API lines on stderr, or non-JSON stdout (must be none). */
   noise: string[];
+  /** Worker/API log lines at level error or above (must be none). */
+  errors: string[];
   harness: Harness;
   children: ChildWorker[];
   stop(): Promise<void>;
@@ -129,17 +142,23 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
     // Mid-batch: some mail acknowledged, some delivered, the rest still coming.
     await eventually(() => (acknowledged.size >= (requests * perRequest) / 3 && sink.delivered >= 50 ? true : undefined), 60_000, "a third of the batch acknowledged");
     const victim = await deployment.master(h.settings.prefix);
+    const lagMs = options.lagMs ?? 0;
+    const replicas = lagMs > 0 ? await deployment.replicasOf(victim) : [];
+    if (lagMs > 0 && replicas.length === 0) throw new Error("the master has no replica to cut off");
+    for (const replica of replicas) await deployment.cutOff(replica);
+    if (lagMs > 0) await new Promise((r) => setTimeout(r, lagMs));
     const killedAt = Date.now();
     await victim.kill9();
     const promoted = await deployment.waitForPromotion(h.settings.prefix, victim);
     const promotionMs = Date.now() - killedAt;
+    for (const replica of replicas) await deployment.rejoin(replica);
     // What an operator (or systemd) does: start it again; it rejoins as a replica.
     await victim.restart();
     await deployment.waitForReplica(victim);
     const replicaBackMs = Date.now() - killedAt;
     void promoted;
     await client;
-    const firstAck = answers.find((a) => a.at > killedAt && a.status === 202);
+    const lastUnavailable = answers.filter((a) => a.at > killedAt && a.status === 503).pop();
 
     // Every acknowledged job either completes or is gone from Redis (lost in the failover).
     const queue = h.services.producer.queue;
@@ -170,14 +189,16 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
       ...c.stderr.filter((l) => l.trim()).map((l) => `${c.name} stderr: ${l}`),
       ...c.stdout.filter((l) => !l.startsWith("{")).map((l) => `${c.name} stdout: ${l}`),
     ]);
+    const errors = children.flatMap((c) => c.logs().filter((l) => (l.level ?? 0) >= 50).map((l) => `${c.name}: ${JSON.stringify(l).slice(0, 1500)}`));
     return {
+      errors,
       prefix: h.settings.prefix,
       acknowledged: acknowledged.size,
       delivered: sink.delivered,
       lost,
       duplicates: sink.duplicates(),
       promotionMs,
-      firstAckAfterKillMs: firstAck ? firstAck.at - killedAt : -1,
+      lastUnavailableAfterKillMs: lastUnavailable ? lastUnavailable.at - killedAt : 0,
       replicaBackMs,
       answers: answers.map(({ status, ms }) => ({ status, ms })),
       unexpected,
@@ -195,10 +216,10 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
 }
 
 /** One line for the report. */
-export function describeResult(r: ScenarioResult, waitReplicas: number): string {
+export function describeResult(r: ScenarioResult, waitReplicas: number, lagMs: number): string {
   const ms = r.answers.map((a) => a.ms).sort((a, b) => a - b);
   const unavailable = r.answers.filter((a) => a.status === 503).length;
-  return `REDIS_WAIT_REPLICAS=${waitReplicas}: promotion ${r.promotionMs} ms after kill -9, first 202 after ${r.firstAckAfterKillMs} ms, old master back as replica after ${r.replicaBackMs} ms; ` +
-    `${r.answers.length} API answers (${unavailable} × 503), slowest ${ms[ms.length - 1]} ms; ${r.acknowledged} acknowledged, ${r.delivered} delivered, lost ${r.lost.length}, sent twice ${r.duplicates.length}; ` +
+  return `REDIS_WAIT_REPLICAS=${waitReplicas}, replica ${lagMs ? `cut off ${lagMs} ms before the kill` : "keeping up"}: promotion ${r.promotionMs} ms after kill -9, last 503 at +${r.lastUnavailableAfterKillMs} ms, old master back as replica at +${r.replicaBackMs} ms; ` +
+    `${r.errors.length} error lines, ${r.answers.length} API answers (${unavailable} × 503), slowest ${ms[ms.length - 1]} ms; ${r.acknowledged} acknowledged, ${r.delivered} delivered, lost ${r.lost.length}, sent twice ${r.duplicates.length}; ` +
     `config change after failover reached the workers: ${r.configSwitched}`;
 }

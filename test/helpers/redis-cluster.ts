@@ -26,6 +26,13 @@ export interface RedisCluster {
   masterOf(key: string): Promise<RedisProcess>;
   /** Waits until a live node other than `previous` is master of the slot and the cluster is ok. */
   waitForPromotion(key: string, previous: RedisProcess, timeoutMs?: number): Promise<RedisProcess>;
+  /** The live replicas of `master`. */
+  replicasOf(master: RedisProcess): Promise<RedisProcess[]>;
+  /** Cuts a replica off its master: a wrong replication password, and its link killed (it
+   *  keeps retrying, and failing). Needs `user`. */
+  cutOff(replica: RedisProcess): Promise<void>;
+  /** Gives it the right password again; it resyncs by itself (if it is still a replica). */
+  rejoin(replica: RedisProcess): Promise<void>;
   /** Waits until `node` is back as a replica that has finished syncing. */
   waitForReplica(node: RedisProcess, timeoutMs?: number): Promise<void>;
   /** `CLUSTER KEYSLOT` as the server computes it. */
@@ -105,6 +112,22 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         const ok = (await master.cli("CLUSTER", "INFO")).includes("cluster_state:ok");
         return role.startsWith("master") && ok ? master : undefined;
       }, timeoutMs, `a replica to take over the slot of ${key}`);
+    },
+    async replicasOf(master) {
+      const replicas: RedisProcess[] = [];
+      for (const node of live()) {
+        const info = await node.cli("INFO", "replication").catch(() => "");
+        if (info.includes("role:slave") && info.includes(`master_port:${master.port}`)) replicas.push(node);
+      }
+      return replicas;
+    },
+    async cutOff(replica) {
+      if (!user) throw new Error("cutOff needs a cluster started with a user");
+      await replica.cli("CONFIG", "SET", "masterauth", `${user.password}-wrong`);
+      await replica.cli("CLIENT", "KILL", "TYPE", "master");
+    },
+    async rejoin(replica) {
+      if (user) await replica.cli("CONFIG", "SET", "masterauth", user.password);
     },
     async waitForReplica(node, timeoutMs = 30_000) {
       await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);

@@ -27,6 +27,13 @@ export interface RedisSentinel {
   master(): Promise<RedisProcess>;
   /** Waits until the sentinels name another node than `previous`, and it answers as master. */
   waitForPromotion(previous: RedisProcess, timeoutMs?: number): Promise<RedisProcess>;
+  /** The live replicas of `master`. */
+  replicasOf(master: RedisProcess): Promise<RedisProcess[]>;
+  /** Cuts a replica off its master: a wrong replication password, and its link killed (it
+   *  keeps retrying, and failing). */
+  cutOff(replica: RedisProcess): Promise<void>;
+  /** Gives it the right password again; it resyncs by itself (if it is still a replica). */
+  rejoin(replica: RedisProcess): Promise<void>;
   /** Waits until `node` is a replica whose link to the master is up. */
   waitForReplica(node: RedisProcess, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -100,6 +107,21 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
         if (now === previous || !now.running) return undefined;
         return (await now.cli("ROLE")).startsWith("master") ? now : undefined;
       }, timeoutMs, "the sentinels to promote a replica");
+    },
+    async replicasOf(master) {
+      const replicas: RedisProcess[] = [];
+      for (const node of nodes.filter((n) => n.running && n !== master)) {
+        const info = await node.cli("INFO", "replication").catch(() => "");
+        if (info.includes("role:slave") && info.includes(`master_port:${master.port}`)) replicas.push(node);
+      }
+      return replicas;
+    },
+    async cutOff(replica) {
+      await replica.cli("CONFIG", "SET", "masterauth", `${password}-wrong`);
+      await replica.cli("CLIENT", "KILL", "TYPE", "master");
+    },
+    async rejoin(replica) {
+      await replica.cli("CONFIG", "SET", "masterauth", password);
     },
     async waitForReplica(node, timeoutMs = 30_000) {
       await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);
