@@ -8,7 +8,7 @@ import type { Keys } from "../keys.ts";
 import type { SendResult } from "../jobs/contracts.ts";
 import type { Logger } from "../log.ts";
 import { RECONNECT_MAX_MS } from "../redis.ts";
-import { ReplicaAcks } from "../redis/replica-ack.ts";
+import { ReplicaAckError, ReplicaAcks } from "../redis/replica-ack.ts";
 
 export interface SentMarkersOptions {
   /** Longer than any job can keep retrying. Default 7 days. */
@@ -17,8 +17,9 @@ export interface SentMarkersOptions {
   log?: Logger;
   /**
    * REDIS_WAIT_REPLICAS: after the marker lands, wait until this many replicas have it, so a
-   * failover cannot lose it (and send the email again). Fewer, even after one more try, is
-   * logged, not a failure: the email has gone out. Default 0.
+   * failover cannot lose it (and send the email again). Too few, even after one more try, is
+   * logged, not a failure: the email has gone out. A connection lost meanwhile (a failover)
+   * writes the marker again, to whichever master there is now. Default 0.
    */
   waitReplicas?: number;
 }
@@ -51,43 +52,50 @@ export class SentMarkers {
     return raw ? (JSON.parse(raw) as SendResult) : null;
   }
 
-  /** Resolves once the marker is in Redis; rejects only after `abandon()`. */
+  /**
+   * Resolves once the marker is in Redis (and, with `waitReplicas`, on that many replicas, or
+   * after two WAITs that found too few); rejects only after `abandon()`.
+   */
   async set(jobId: string, result: SendResult): Promise<void> {
+    const key = this.keys.sent(jobId);
     const value = JSON.stringify(result);
+    let shortfalls = 0;
+    let lostWaits = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.redis.set(this.keys.sent(jobId), value, "EX", this.ttlSeconds);
-        if (this.acks.enabled) await this.onReplicas(jobId, value, this.acks.mark(this.keys.sent(jobId)));
-        if (attempt > 1) this.options.log?.debug({ jobId, attempt }, "250 marker written after Redis came back");
-        return;
+        await this.redis.set(key, value, "EX", this.ttlSeconds);
       } catch (err) {
         if (this.abandoned.signal.aborted) throw new MarkerAbandonedError(`gave up writing the 250 marker of ${jobId}: ${(err as Error).message}`);
         if (attempt === 1) this.options.log?.debug({ jobId }, "250 marker waits for Redis");
         await this.nextTry();
+        continue;
+      }
+      if (attempt > 1) this.options.log?.debug({ jobId, attempt }, "250 marker written after Redis came back");
+      if (!this.acks.enabled) return;
+      try {
+        return await this.acks.confirm(this.acks.mark(key));
+      } catch (err) {
+        // Too few replicas: the marker is on the master; one more try, then say so.
+        // A lost connection (a failover under way): the write may have died with the old
+        // master, so write it again, to the new one, as for an outage.
+        const shortfall = err instanceof ReplicaAckError && err.shortfall;
+        if (shortfall ? ++shortfalls >= 2 : ++lostWaits > 20 || this.abandoned.signal.aborted) {
+          this.replicaWarning(jobId, err as Error);
+          return;
+        }
+        if (!shortfall) await this.nextTry();
       }
     }
   }
 
-  /** WAIT for the replicas; once more (writing again: the first write may be what a failover
-   *  lost) if that fails; then say so and carry on. */
-  private async onReplicas(jobId: string, value: string, mark: ReturnType<ReplicaAcks["mark"]>): Promise<void> {
-    try {
-      return await this.acks.confirm(mark);
-    } catch {
-      // retried below
-    }
-    try {
-      await this.redis.set(this.keys.sent(jobId), value, "EX", this.ttlSeconds);
-      return await this.acks.confirm(this.acks.mark(this.keys.sent(jobId)));
-    } catch (err) {
-      const now = Date.now();
-      const warn = now - this.lastReplicaWarn >= REPLICA_WARN_EVERY_MS;
-      if (warn) this.lastReplicaWarn = now;
-      this.options.log?.[warn ? "warn" : "debug"](
-        { jobId, replicas: this.acks.replicas, error: (err as Error).message.slice(0, 200) },
-        "a 250 marker is not on enough Redis replicas (REDIS_WAIT_REPLICAS); a failover now could send its email again",
-      );
-    }
+  private replicaWarning(jobId: string, err: Error): void {
+    const now = Date.now();
+    const warn = now - this.lastReplicaWarn >= REPLICA_WARN_EVERY_MS;
+    if (warn) this.lastReplicaWarn = now;
+    this.options.log?.[warn ? "warn" : "debug"](
+      { jobId, replicas: this.acks.replicas, error: err.message.slice(0, 200) },
+      "a 250 marker is not on enough Redis replicas (REDIS_WAIT_REPLICAS); a failover now could send its email again",
+    );
   }
 
   /** Shutdown grace is over: pending writes stop retrying. */

@@ -23,6 +23,13 @@ export interface ReplicaAckOptions {
 /** Fewer replicas than required acknowledged a write (or we could not tell). */
 export class ReplicaAckError extends Error {
   override name = "ReplicaAckError";
+  /**
+   * @param shortfall true: WAIT answered, with too few replicas (the write is on the master);
+   *   false: the connection failed or changed, so the write may not even be there.
+   */
+  constructor(message: string, readonly shortfall: boolean) {
+    super(message);
+  }
 }
 
 interface Waiter {
@@ -65,7 +72,7 @@ export class ReplicaAcks {
   confirm(mark: { node: Redis | undefined; closes: number }): Promise<void> {
     if (!this.enabled) return Promise.resolve();
     const { node } = mark;
-    if (!node) return Promise.reject(new ReplicaAckError("the Cluster does not know the master of our slot right now"));
+    if (!node) return Promise.reject(new ReplicaAckError("the Cluster does not know the master of our slot right now", false));
     const state = this.state(node);
     return new Promise<void>((resolve, reject) => {
       state.next.push({ closes: mark.closes, resolve, reject });
@@ -96,9 +103,9 @@ export class ReplicaAcks {
         acked = err as Error;
       }
       for (const waiter of waiters) {
-        if (acked instanceof Error) waiter.reject(new ReplicaAckError(`WAIT failed: ${acked.message}`));
-        else if (waiter.closes !== state.closes) waiter.reject(new ReplicaAckError("the connection to Redis was lost between the write and its WAIT"));
-        else if (acked < this.replicas) waiter.reject(new ReplicaAckError(`only ${acked} of ${this.replicas} replicas acknowledged the write within ${this.timeoutMs} ms`));
+        if (acked instanceof Error) waiter.reject(new ReplicaAckError(`WAIT failed: ${acked.message}`, false));
+        else if (waiter.closes !== state.closes) waiter.reject(new ReplicaAckError("the connection to Redis was lost between the write and its WAIT", false));
+        else if (acked < this.replicas) waiter.reject(new ReplicaAckError(`only ${acked} of ${this.replicas} replicas acknowledged the write within ${this.timeoutMs} ms`, true));
         else waiter.resolve();
       }
     }

@@ -80,7 +80,9 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
   const sinkB = await startCountingSink();
   const ca = writeTestCaFile();
   const children: ChildWorker[] = [];
+  let stopped = false;
   const stop = async () => {
+    stopped = true;
     await Promise.all(children.map((c) => c.kill("SIGKILL")));
     await h.close().catch(() => undefined);
     await Promise.all([sink.close(), sinkB.close()]);
@@ -107,7 +109,7 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
     const post = async (i: number) => {
       const to = Array.from({ length: perRequest }, (_, k) => `r${i}-${k}@ha.test`);
       const body = JSON.stringify({ type: "incident", projectId: `ha${i % projects}`, to, idempotencyKey: `${run}-${i}`, data: INCIDENT });
-      for (const deadline = Date.now() + 90_000; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 90_000; Date.now() < deadline && !stopped; ) {
         const started = Date.now();
         let status = 0;
         let text = "";
@@ -131,7 +133,7 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
     let next = 0;
     const client = Promise.all(
       Array.from({ length: 3 }, async () => {
-        while (next < requests) {
+        while (next < requests && !stopped) {
           const i = next++;
           await post(i);
           await new Promise((r) => setTimeout(r, 60));

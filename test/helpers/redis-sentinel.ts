@@ -122,8 +122,12 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
     },
     async rejoin(replica) {
       await replica.cli("CONFIG", "SET", "masterauth", password);
+      // Sentinels CONFIG REWRITE the nodes they reconfigure: the wrong password may be in
+      // the file by now, and would come back with a restart.
+      await replica.cli("CONFIG", "REWRITE");
     },
-    async waitForReplica(node, timeoutMs = 30_000) {
+    // The sentinels notice a restarted old master and make it a replica within ~10-30 s.
+    async waitForReplica(node, timeoutMs = 60_000) {
       await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);
     },
     async stop() {
