@@ -76,9 +76,10 @@ function createClient(target: RedisTarget, options: ConnectOptions): Redis {
     // Reconnect forever: Redis restarts and failovers must not kill workers.
     retryStrategy: reconnectDelay,
     // Still talking to a master that was demoted (a managed service's DNS switch, a
-    // partition that healed): reconnect, which asks the sentinels again, and resend the
-    // refused command (it was not executed).
-    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
+    // partition that healed): reconnect, which asks the sentinels again. The refused command
+    // fails (a connection error to its caller: a 503, a retried job); resending it would
+    // loop for ever on a URL that names a replica.
+    reconnectOnError: (err) => err.message.startsWith("READONLY"),
     db: target.db,
   };
   if (target.topology === "standalone") return new Redis({ ...redisOptions, host: target.hosts[0]!.host, port: target.hosts[0]!.port });
