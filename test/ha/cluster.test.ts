@@ -27,6 +27,7 @@ before(async () => {
     replicasOf: (master) => cluster.replicasOf(master),
     cutOff: (replica) => cluster.cutOff(replica),
     rejoin: (replica) => cluster.rejoin(replica),
+    manualFailover: (master) => cluster.manualFailover(master),
     waitForReplica: (node) => cluster.waitForReplica(node),
   };
 });
@@ -61,18 +62,20 @@ async function keysByNode(prefix: string): Promise<Map<number, { key: string; sl
   return found;
 }
 
-// A plain kill, then the same with the replicas cut off 1.5 s before it (what WAIT is for).
+// A plain kill, the same with the replicas cut off 1.5 s before it (what WAIT is for), and a
+// planned failover (maintenance: the master stays up and is demoted).
 const CASES = [
   { waitReplicas: 0, lagMs: 0 },
   { waitReplicas: 0, lagMs: 1500 },
   { waitReplicas: 1, lagMs: 1500 },
+  { waitReplicas: 1, lagMs: 0, manual: true },
 ];
 
-for (const { waitReplicas, lagMs } of CASES) {
-  test(`Cluster, REDIS_WAIT_REPLICAS=${waitReplicas}${lagMs ? ", replica cut off" : ""}: kill -9 of the slot's master mid-batch`, { timeout: 300_000 }, async (t) => {
-    const r = await runFailoverScenario({ name: `ha-cluster-${waitReplicas}-${lagMs}`, deployment, waitReplicas, lagMs });
+for (const { waitReplicas, lagMs, manual } of CASES) {
+  test(`Cluster, REDIS_WAIT_REPLICAS=${waitReplicas}${lagMs ? ", replica cut off" : ""}: ${manual ? "planned failover of" : "kill -9"} of the slot's master mid-batch`, { timeout: 300_000 }, async (t) => {
+    const r = await runFailoverScenario({ name: `ha-cluster-${waitReplicas}-${lagMs}${manual ? "-manual" : ""}`, deployment, waitReplicas, lagMs, manual });
     try {
-      t.diagnostic(describeResult(r, waitReplicas, lagMs));
+      t.diagnostic(describeResult(r, { waitReplicas, lagMs, manual }));
       if (r.lost.length) t.diagnostic(`lost: ${r.lost.slice(0, 20).join(", ")}`);
       if (r.duplicates.length) t.diagnostic(`sent twice: ${r.duplicates.slice(0, 20).join(", ")}`);
 

@@ -22,6 +22,8 @@ export interface Deployment {
   /** Cuts `replica` off its master (it keeps failing to reconnect) until `rejoin`. */
   cutOff(replica: RedisProcess): Promise<void>;
   rejoin(replica: RedisProcess): Promise<void>;
+  /** A planned failover (CLUSTER FAILOVER, SENTINEL FAILOVER): the master stays up, demoted. */
+  manualFailover(master: RedisProcess): Promise<void>;
   waitForPromotion(prefix: string, previous: RedisProcess): Promise<RedisProcess>;
   waitForReplica(node: RedisProcess): Promise<void>;
 }
@@ -39,6 +41,8 @@ export interface ScenarioOptions {
    * far behind). 0: a plain kill -9 of a master whose replica keeps up.
    */
   lagMs?: number;
+  /** A planned failover instead of kill -9 (maintenance, upgrades). */
+  manual?: boolean;
 }
 
 export interface ScenarioResult {
@@ -150,12 +154,13 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
     for (const replica of replicas) await deployment.cutOff(replica);
     if (lagMs > 0) await new Promise((r) => setTimeout(r, lagMs));
     const killedAt = Date.now();
-    await victim.kill9();
+    if (options.manual) await deployment.manualFailover(victim);
+    else await victim.kill9();
     const promoted = await deployment.waitForPromotion(h.settings.prefix, victim);
     const promotionMs = Date.now() - killedAt;
     for (const replica of replicas) await deployment.rejoin(replica);
     // What an operator (or systemd) does: start it again; it rejoins as a replica.
-    await victim.restart();
+    if (!options.manual) await victim.restart();
     await deployment.waitForReplica(victim);
     const replicaBackMs = Date.now() - killedAt;
     void promoted;
@@ -218,10 +223,11 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
 }
 
 /** One line for the report. */
-export function describeResult(r: ScenarioResult, waitReplicas: number, lagMs: number): string {
+export function describeResult(r: ScenarioResult, c: { waitReplicas: number; lagMs: number; manual?: boolean }): string {
   const ms = r.answers.map((a) => a.ms).sort((a, b) => a - b);
   const unavailable = r.answers.filter((a) => a.status === 503).length;
-  return `REDIS_WAIT_REPLICAS=${waitReplicas}, replica ${lagMs ? `cut off ${lagMs} ms before the kill` : "keeping up"}: promotion ${r.promotionMs} ms after kill -9, last 503 at +${r.lastUnavailableAfterKillMs} ms, old master back as replica at +${r.replicaBackMs} ms; ` +
+  const what = c.manual ? "planned failover" : "kill -9";
+  return `REDIS_WAIT_REPLICAS=${c.waitReplicas}, replica ${c.lagMs ? `cut off ${c.lagMs} ms before the ${what}` : "keeping up"}: promotion ${r.promotionMs} ms after the ${what}, last 503 at +${r.lastUnavailableAfterKillMs} ms, old master back as replica at +${r.replicaBackMs} ms; ` +
     `${r.errors.length} error lines, ${r.answers.length} API answers (${unavailable} × 503), slowest ${ms[ms.length - 1]} ms; ${r.acknowledged} acknowledged, ${r.delivered} delivered, lost ${r.lost.length}, sent twice ${r.duplicates.length}; ` +
     `config change after failover reached the workers: ${r.configSwitched}`;
 }

@@ -27,6 +27,7 @@ before(async () => {
     replicasOf: (master) => sentinel.replicasOf(master),
     cutOff: (replica) => sentinel.cutOff(replica),
     rejoin: (replica) => sentinel.rejoin(replica),
+    manualFailover: (master) => sentinel.manualFailover(master),
     waitForReplica: (node) => sentinel.waitForReplica(node),
   };
 });
@@ -35,18 +36,20 @@ after(async () => {
   await sentinel?.stop();
 });
 
-// A plain kill, then the same with the replicas cut off 1.5 s before it (what WAIT is for).
+// A plain kill, the same with the replicas cut off 1.5 s before it (what WAIT is for), and a
+// planned failover (maintenance: the master stays up and is demoted).
 const CASES = [
   { waitReplicas: 0, lagMs: 0 },
   { waitReplicas: 0, lagMs: 1500 },
   { waitReplicas: 1, lagMs: 1500 },
+  { waitReplicas: 1, lagMs: 0, manual: true },
 ];
 
-for (const { waitReplicas, lagMs } of CASES) {
-  test(`Sentinel, REDIS_WAIT_REPLICAS=${waitReplicas}${lagMs ? ", replica cut off" : ""}: kill -9 of the master mid-batch`, { timeout: 300_000 }, async (t) => {
-    const r = await runFailoverScenario({ name: `ha-sentinel-${waitReplicas}-${lagMs}`, deployment, waitReplicas, lagMs });
+for (const { waitReplicas, lagMs, manual } of CASES) {
+  test(`Sentinel, REDIS_WAIT_REPLICAS=${waitReplicas}${lagMs ? ", replica cut off" : ""}: ${manual ? "planned failover of" : "kill -9"} of the master mid-batch`, { timeout: 300_000 }, async (t) => {
+    const r = await runFailoverScenario({ name: `ha-sentinel-${waitReplicas}-${lagMs}${manual ? "-manual" : ""}`, deployment, waitReplicas, lagMs, manual });
     try {
-      t.diagnostic(describeResult(r, waitReplicas, lagMs));
+      t.diagnostic(describeResult(r, { waitReplicas, lagMs, manual }));
       if (r.lost.length) t.diagnostic(`lost: ${r.lost.slice(0, 20).join(", ")}`);
       if (r.duplicates.length) t.diagnostic(`sent twice: ${r.duplicates.slice(0, 20).join(", ")}`);
       assert.deepEqual(r.errors, [], "a process logged an error");

@@ -33,6 +33,8 @@ export interface RedisCluster {
   cutOff(replica: RedisProcess): Promise<void>;
   /** Gives it the right password again; it resyncs by itself (if it is still a replica). */
   rejoin(replica: RedisProcess): Promise<void>;
+  /** CLUSTER FAILOVER on a replica of `master`: coordinated, nothing acknowledged is lost. */
+  manualFailover(master: RedisProcess): Promise<void>;
   /** Waits until `node` is back as a replica that has finished syncing. */
   waitForReplica(node: RedisProcess, timeoutMs?: number): Promise<void>;
   /** `CLUSTER KEYSLOT` as the server computes it. */
@@ -100,6 +102,15 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     throw new Error(`no live node knows the master of slot ${slot}`);
   };
 
+  const replicasOf = async (master: RedisProcess): Promise<RedisProcess[]> => {
+    const replicas: RedisProcess[] = [];
+    for (const node of live()) {
+      const info = await node.cli("INFO", "replication").catch(() => "");
+      if (info.includes("role:slave") && info.includes(`master_port:${master.port}`)) replicas.push(node);
+    }
+    return replicas;
+  };
+
   return {
     nodes,
     url: `redis+cluster://${user ? `${encodeURIComponent(user.name)}:${encodeURIComponent(user.password)}@` : ""}${nodes.map((n) => `127.0.0.1:${n.port}`).join(",")}`,
@@ -113,14 +124,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         return role.startsWith("master") && ok ? master : undefined;
       }, timeoutMs, `a replica to take over the slot of ${key}`);
     },
-    async replicasOf(master) {
-      const replicas: RedisProcess[] = [];
-      for (const node of live()) {
-        const info = await node.cli("INFO", "replication").catch(() => "");
-        if (info.includes("role:slave") && info.includes(`master_port:${master.port}`)) replicas.push(node);
-      }
-      return replicas;
-    },
+    replicasOf,
     async cutOff(replica) {
       if (!user) throw new Error("cutOff needs a cluster started with a user");
       await replica.cli("CONFIG", "SET", "masterauth", `${user.password}-wrong`);
@@ -128,6 +132,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     },
     async rejoin(replica) {
       if (user) await replica.cli("CONFIG", "SET", "masterauth", user.password);
+    },
+    async manualFailover(master) {
+      const [replica] = await replicasOf(master);
+      if (!replica) throw new Error(`master ${master.port} has no replica`);
+      await replica.cli("CLUSTER", "FAILOVER");
     },
     async waitForReplica(node, timeoutMs = 30_000) {
       await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);

@@ -34,6 +34,8 @@ export interface RedisSentinel {
   cutOff(replica: RedisProcess): Promise<void>;
   /** Gives it the right password again; it resyncs by itself (if it is still a replica). */
   rejoin(replica: RedisProcess): Promise<void>;
+  /** SENTINEL FAILOVER: the sentinels promote a replica and demote the master (up all along). */
+  manualFailover(master: RedisProcess): Promise<void>;
   /** Waits until `node` is a replica whose link to the master is up. */
   waitForReplica(node: RedisProcess, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -127,6 +129,9 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
       await replica.cli("CONFIG", "REWRITE");
     },
     // The sentinels notice a restarted old master and make it a replica within ~10-30 s.
+    async manualFailover() {
+      await sentinels[0]!.cli("SENTINEL", "FAILOVER", masterName);
+    },
     async waitForReplica(node, timeoutMs = 60_000) {
       await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);
     },

@@ -7,6 +7,9 @@ import { parseRedisUrl, redactUrl, RedisUrlError } from "../../src/redis/url.ts"
 import { keySlot } from "../../src/redis/connect.ts";
 import { loadSettings, ConfigError } from "../../src/config.ts";
 import { createKeys } from "../../src/keys.ts";
+import { ensureRedis, RedisUnavailableError } from "../../src/redis.ts";
+import { createLogger } from "../../src/log.ts";
+import { freePort } from "../helpers/smtp-server.ts";
 
 const SECRET = "pa:ss@w/rd";
 const enc = encodeURIComponent(SECRET);
@@ -114,5 +117,18 @@ test("every key and channel of a deployment is in the slot of its hash tag", () 
   const slot = keySlot("notify");
   for (const name of [keys.smtpConfigs, keys.smtpConfigChanged, keys.sent("j"), keys.token("t"), keys.tokenLock("t"), keys.tokenError("t"), keys.tokenIndex("p"), `${keys.bullPrefix}:emails:wait`]) {
     assert.equal(keySlot(name), slot, name);
+  }
+});
+
+test("the development fallback (a spawned redis-server) stands in only for a plain redis:// URL", async () => {
+  const port = await freePort();
+  const log = createLogger({ level: "silent" });
+  for (const url of [`rediss://:hunter2@127.0.0.1:${port}`, `redis+sentinel://:hunter2@127.0.0.1:${port}/m`, `redis+cluster://:hunter2@127.0.0.1:${port}`]) {
+    await assert.rejects(ensureRedis({ url, urlExplicit: false, production: false, log }), (err: unknown) => {
+      assert.ok(err instanceof RedisUnavailableError, `${url}: ${String(err)}`);
+      assert.match(err.message, /^Redis does not answer at .*:\*\*\*@127\.0\.0\.1/);
+      assert.ok(!err.message.includes("hunter2"));
+      return true;
+    });
   }
 });
