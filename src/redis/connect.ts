@@ -8,6 +8,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import { parseRedisUrl, type RedisTarget } from "./url.ts";
 import type { RedisHealth } from "./health.ts";
+import { followSwitches } from "./sentinel-switch.ts";
 
 export interface ConnectOptions {
   /** BullMQ workers need `null` (block forever on BRPOPLPUSH-style commands); producers fail fast. Default 3. */
@@ -34,7 +35,18 @@ const CLUSTER_RETRY_MS = 200;
 const reconnectDelay = (times: number) => Math.min(50 * times, RECONNECT_MAX_MS - 200) + Math.round(Math.random() * 200);
 
 export function connectRedis(url: string, options: ConnectOptions = {}): Redis {
-  const connection = createClient(parseRedisUrl(url), options);
+  const target = parseRedisUrl(url);
+  const connection = createClient(target, options);
+  if (target.topology === "sentinel") {
+    followSwitches(url, target, connection, {
+      username: target.sentinelUsername ?? target.username,
+      password: target.sentinelPassword ?? target.password,
+      tls: target.tls ? tlsOptions(target) : undefined,
+      family: target.family,
+      retryStrategy: reconnectDelay,
+      maxRetriesPerRequest: null,
+    });
+  }
   if (options.health) options.health.watch(connection, options.connectionName ?? "redis");
   else connection.on("error", () => {});
   return connection;
@@ -99,9 +111,9 @@ function sentinelOptions(target: RedisTarget): RedisOptions {
     sentinelPassword: target.sentinelPassword ?? target.password,
     // Sentinels unreachable: keep asking, as for the master itself.
     sentinelRetryStrategy: reconnectDelay,
-    // No `failoverDetector`: its extra sentinel connections retry on their own, print
-    // "Unhandled error event" to stderr and can outlive `disconnect()`. Sentinel itself
-    // kills the clients of a master it demotes, and READONLY (below) covers the rest.
+    // No `failoverDetector` (it opens sentinel connections per connection, which print
+    // "Unhandled error event" to stderr and can outlive `disconnect()`): one listener per
+    // process does its job (sentinel-switch.ts).
     ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(target) } : {}),
   };
 }

@@ -2,6 +2,8 @@
 // a process on a free loopback port in a temp dir, a password on every one of them
 // (requirepass + masterauth on the data nodes; requirepass, auth-pass and sentinel-pass on the
 // sentinels). Short timeouts, so that a killed master is replaced within a few seconds.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { startRedisProcess, until, type RedisProcess } from "./redis-process.ts";
 
 export interface RedisSentinelOptions {
@@ -133,10 +135,25 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
       await sentinels[0]!.cli("SENTINEL", "FAILOVER", masterName);
     },
     async waitForReplica(node, timeoutMs = 60_000) {
-      await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);
+      try {
+        await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n${logTails([node, ...sentinels])}`);
+      }
     },
     async stop() {
       await Promise.all([...sentinels, ...nodes].map((n) => n.remove()));
     },
   };
+}
+
+/** The last lines of each process's log, for a failure message. */
+function logTails(processes: RedisProcess[]): string {
+  return processes
+    .map((p) => {
+      const file = join(p.dir, "server.log");
+      const lines = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").slice(-15) : [];
+      return `--- ${p.port} (${p.dir})\n${lines.join("\n")}`;
+    })
+    .join("\n");
 }
