@@ -8,6 +8,7 @@ import { ConfigError } from "./config-error.ts";
 import { keptDevSecret, secretSetting } from "./secret-sources.ts";
 
 export { ConfigError };
+import { parseRedisUrl, RedisUrlError, type RedisTarget } from "./redis/url.ts";
 
 export interface Settings {
   /** NODE_ENV=production: no generated secrets, no dev inbox, no private targets by default. */
@@ -16,6 +17,12 @@ export interface Settings {
   redisUrl: string;
   /** True when REDIS_URL was set; only an implicit URL may fall back to a spawned redis-server. */
   redisUrlExplicit: boolean;
+  /**
+   * REDIS_WAIT_REPLICAS, default 0: an enqueue's 202 and a 250 marker wait until this many
+   * replicas have the write (Redis WAIT); fewer within the wait's timeout makes the enqueue
+   * fail with RedisUnavailableError (503) instead of acknowledging a write a failover may lose.
+   */
+  redisWaitReplicas: number;
   /** NOTIFY_PREFIX, default `{notify}` (a hash tag, so one deployment fits one Cluster slot). */
   prefix: string;
   /**
@@ -66,8 +73,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
   const dataDir = join(options.cwd ?? process.cwd(), ".data");
 
   const redisUrl = env.REDIS_URL?.trim() || "redis://127.0.0.1:6379";
-  if (!/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl.split("@").pop()}")`);
+  const redisTarget = redisSetting(redisUrl);
+  const prefix = env.NOTIFY_PREFIX?.trim() || "{notify}";
+  if (redisTarget.topology === "cluster" && !hasHashTag(prefix)) {
+    throw new ConfigError(`NOTIFY_PREFIX must contain a hash tag such as {notify} on a Redis Cluster, so that every key lands in one slot (got "${prefix}")`);
   }
 
   const { masterKey: currentKey, masterKeySource } = resolveMasterKey(env, production, dataDir);
@@ -85,7 +94,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: Load
     production,
     redisUrl,
     redisUrlExplicit: Boolean(env.REDIS_URL?.trim()),
-    prefix: env.NOTIFY_PREFIX?.trim() || "{notify}",
+    redisWaitReplicas: intSetting(env, "REDIS_WAIT_REPLICAS", 0, 0, 100),
+    prefix,
     masterKey,
     masterKeySource,
     adminToken,
@@ -147,6 +157,21 @@ function resolveAdminToken(env: NodeJS.ProcessEnv, production: boolean, dataDir:
   // Kept like the master key, so a token a developer exported keeps working after a restart.
   const kept = keptDevSecret(join(dataDir, "admin.token"), () => randomBytes(24).toString("base64url"));
   return { adminToken: kept.value, adminTokenSource: kept.created ? "generated" : "kept" };
+}
+
+/** Redis's rule: the first "{" and the first "}" after it, with something in between. */
+function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf("{");
+  return open >= 0 && prefix.indexOf("}", open + 1) > open + 1;
+}
+
+function redisSetting(url: string): RedisTarget {
+  try {
+    return parseRedisUrl(url);
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -12,6 +12,7 @@ import type { Keys } from "./keys.ts";
 import type { MasterKey } from "./crypto/master-key.ts";
 import { envelopeKeyId } from "./crypto/seal.ts";
 import type { SmtpConfigStore } from "./smtp-config/store.ts";
+import { RedisUnavailableError, slotNode } from "./redis.ts";
 
 export interface KeyRotationDeps {
   redis: Redis;
@@ -70,9 +71,12 @@ async function resealConfigs(deps: KeyRotationDeps, counts: RotationReport["conf
 
 async function dropStaleTokens(deps: KeyRotationDeps, counts: RotationReport["tokens"]): Promise<void> {
   const pattern = `${deps.keys.token("").replace(/[*?[\]\\]/g, "\\$&")}*`;
+  // On a Cluster SCAN runs on one node: the master of our slot, which holds all our keys.
+  const node = slotNode(deps.redis, deps.keys.token(""));
+  if (!node) throw new RedisUnavailableError("the Redis Cluster does not know the master of our slot right now; run the rotation again");
   let cursor = "0";
   do {
-    const [next, names] = await deps.redis.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT);
+    const [next, names] = await node.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT);
     cursor = next;
     if (names.length === 0) continue;
     const envelopes = await deps.redis.mget(...names);

@@ -1,8 +1,9 @@
 // createEmailProducer: what application code uses to enqueue email. Validates, fans out one
 // job per recipient, and adds them all in one round trip.
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { closeConnection, connectRedis, RedisUnavailableError } from "./redis.ts";
 import { isConnectionError } from "./redis/health.ts";
+import { ReplicaAckError, ReplicaAcks } from "./redis/replica-ack.ts";
 import { createKeys } from "./keys.ts";
 import { createEmailQueue, type EmailQueue, type JobDefaults } from "./queue.ts";
 import { parseEmailRequest } from "./jobs/validate.ts";
@@ -11,8 +12,11 @@ import { jobName } from "./jobs/job-name.ts";
 import { PRIORITY, type EmailJobData, type EmailRequest } from "./jobs/contracts.ts";
 
 export interface EmailProducerOptions extends JobDefaults {
-  /** A Redis URL (a connection is opened and closed with the producer) or an ioredis client (left open). */
-  redis?: string | Redis;
+  /**
+   * A Redis URL, any form REDIS_URL takes (a connection is opened and closed with the
+   * producer), or an ioredis client or Cluster (left open). Default `redis://127.0.0.1:6379`.
+   */
+  redis?: string | Redis | Cluster;
   /** Key prefix; must match the workers'. Default `{notify}`. */
   prefix?: string;
   /**
@@ -20,6 +24,14 @@ export interface EmailProducerOptions extends JobDefaults {
    * Default 4000 ms, so that an HTTP caller gets its 503 within 5 s.
    */
   timeoutMs?: number;
+  /**
+   * REDIS_WAIT_REPLICAS: `enqueue` resolves only once this many replicas have the jobs
+   * (Redis WAIT), and rejects with `RedisUnavailableError` when fewer confirm within
+   * `waitTimeoutMs`. Default 0 (resolve when the master has them).
+   */
+  waitReplicas?: number;
+  /** How long one WAIT may block. Default 1000 ms (inside `timeoutMs`). */
+  waitTimeoutMs?: number;
 }
 
 export interface EnqueuedJob {
@@ -36,16 +48,22 @@ export interface EmailProducer {
 
 export function createEmailProducer(options: EmailProducerOptions = {}): EmailProducer {
   const ownsConnection = typeof options.redis !== "object";
+  // A Cluster has the same command interface as a Redis (see redis/connect.ts).
   const connection =
-    typeof options.redis === "object" ? options.redis : connectRedis(options.redis ?? "redis://127.0.0.1:6379", { connectionName: "notify-producer" });
-  const queue = createEmailQueue(connection, createKeys(options.prefix ?? "{notify}"), options);
+    typeof options.redis === "object" ? (options.redis as Redis) : connectRedis(options.redis ?? "redis://127.0.0.1:6379", { connectionName: "notify-producer" });
+  const keys = createKeys(options.prefix ?? "{notify}");
+  const queue = createEmailQueue(connection, keys, options);
+  const acks = new ReplicaAcks(connection, { replicas: options.waitReplicas ?? 0, timeoutMs: options.waitTimeoutMs });
 
   return {
     queue,
     async enqueue(input) {
       const request = parseEmailRequest(input);
       const jobs = toJobs(request, Date.now());
-      const adding = queue.addBulk(jobs.map((job) => ({ name: jobName(job.data), data: job.data, opts: { jobId: job.id, priority: PRIORITY[job.data.type] } })));
+      const adding = queue
+        .addBulk(jobs.map((job) => ({ name: jobName(job.data), data: job.data, opts: { jobId: job.id, priority: PRIORITY[job.data.type] } })))
+        // Every key of the deployment is in one slot: any of them names the master that took the write.
+        .then(() => (acks.enabled ? acks.confirm(acks.mark(keys.smtpConfigs)) : undefined));
       await withinDeadline(adding, options.timeoutMs ?? 4000);
       return { jobs: jobs.map(({ id, data }) => ({ id, to: data.to })) };
     },
@@ -86,6 +104,9 @@ async function withinDeadline(adding: Promise<unknown>, ms: number): Promise<voi
     if (err instanceof RedisUnavailableError) {
       adding.catch(() => {});
       throw err;
+    }
+    if (err instanceof ReplicaAckError) {
+      throw new RedisUnavailableError(`the email is not on enough Redis replicas yet (${err.message}); it may be lost in a failover, so it is not acknowledged: retry with the same idempotencyKey`);
     }
     if (isConnectionError(err)) throw new RedisUnavailableError(`Redis is not reachable: ${(err as Error).message}`);
     throw err;

@@ -1,40 +1,14 @@
 // ioredis connections, and finding (or, in development, starting) a Redis to talk to.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "./log.ts";
-import type { RedisHealth } from "./redis/health.ts";
+import { parseRedisUrl, redactUrl } from "./redis/url.ts";
+import { redisAnswers } from "./redis/connect.ts";
 
 export type { Redis };
-
-export interface ConnectOptions {
-  /** BullMQ workers need `null` (block forever on BRPOPLPUSH-style commands); producers fail fast. */
-  maxRetriesPerRequest?: number | null;
-  /** Batch commands issued in the same tick into one round trip (used on the hot path). */
-  autoPipelining?: boolean;
-  connectionName?: string;
-  /** Reports outages once per process; absent, the connection's errors are swallowed (they
-   *  surface as rejected commands), never dumped to stderr by ioredis. */
-  health?: RedisHealth;
-}
-
-/** Longest pause between reconnect attempts. Short, so that every connection of every
- *  replica is back within about a second of Redis (the 250 markers rely on it, see deliver.ts). */
-export const RECONNECT_MAX_MS = 1000;
-
-export function connectRedis(url: string, options: ConnectOptions = {}): Redis {
-  const redisOptions: RedisOptions = {
-    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
-    enableAutoPipelining: options.autoPipelining ?? false,
-    connectionName: options.connectionName,
-    // Reconnect forever: Redis restarts must not kill workers.
-    retryStrategy: (times) => Math.min(50 * times, RECONNECT_MAX_MS - 200) + Math.round(Math.random() * 200),
-  };
-  const connection = new Redis(url, redisOptions);
-  if (options.health) options.health.watch(connection, options.connectionName ?? "redis");
-  else connection.on("error", () => {});
-  return connection;
-}
+export { connectRedis, isCluster, slotNode, redisAnswers, RECONNECT_MAX_MS, type ConnectOptions } from "./redis/connect.ts";
+export { parseRedisUrl, redactUrl, RedisUrlError, type RedisTarget, type RedisTopology } from "./redis/url.ts";
 
 /** QUIT, but never waiting long on a Redis that is away (a worker connection would wait forever). */
 export async function closeConnection(connection: Redis, waitMs = 1000): Promise<void> {
@@ -47,20 +21,6 @@ export async function closeConnection(connection: Redis, waitMs = 1000): Promise
 
 export class RedisUnavailableError extends Error {
   override name = "RedisUnavailableError";
-}
-
-/** True when something at `url` answers PING within `timeoutMs`. */
-export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
-  probe.on("error", () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
 }
 
 export interface EnsuredRedis {
@@ -85,7 +45,10 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<EnsuredR
   const { url, log } = options;
   if (await redisAnswers(url)) return { url, stop: async () => {} };
   const fixes = "start one (`docker compose up -d redis` or `apt-get install redis-server`) or set REDIS_URL";
-  if (options.production || options.urlExplicit) {
+  const target = parseRedisUrl(url);
+  // A local child stands in only for the plain default; TLS, Sentinel and Cluster are meant.
+  const plain = target.topology === "standalone" && !target.tls;
+  if (options.production || options.urlExplicit || !plain) {
     throw new RedisUnavailableError(`Redis does not answer at ${redactUrl(url)}: ${fixes}`);
   }
   const port = await freePort();
@@ -133,15 +96,4 @@ function freePort(): Promise<number> {
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
     });
   });
-}
-
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparseable URL)";
-  }
 }

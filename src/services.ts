@@ -10,7 +10,7 @@ import { createKeys, type Keys } from "./keys.ts";
 import { SmtpConfigStore } from "./smtp-config/store.ts";
 import { createEmailProducer, type EmailProducer } from "./producer.ts";
 
-export type ServiceSettings = Pick<Settings, "redisUrl" | "prefix" | "masterKey" | "attempts">;
+export type ServiceSettings = Pick<Settings, "redisUrl" | "prefix" | "masterKey" | "attempts" | "redisWaitReplicas">;
 
 export interface Services {
   keys: Keys;
@@ -21,6 +21,8 @@ export interface Services {
   health: RedisHealth;
   store: SmtpConfigStore;
   producer: EmailProducer;
+  /** REDIS_WAIT_REPLICAS: replicas an enqueue and a 250 marker wait for. */
+  waitReplicas: number;
   /** A fresh connection of the given kind; the caller closes it. */
   connect(kind: "subscriber" | "worker"): Redis;
   close(): Promise<void>;
@@ -31,7 +33,7 @@ export function openServices(settings: ServiceSettings, log: Logger): Services {
   const health = new RedisHealth({ log, target: redactUrl(settings.redisUrl) });
   const redis = connectRedis(settings.redisUrl, { connectionName: "notify", health });
   const store = new SmtpConfigStore(redis, keys, settings.masterKey);
-  const producer = createEmailProducer({ redis, prefix: settings.prefix, attempts: settings.attempts });
+  const producer = createEmailProducer({ redis, prefix: settings.prefix, attempts: settings.attempts, waitReplicas: settings.redisWaitReplicas });
   const extra: Redis[] = [];
   return {
     keys,
@@ -39,6 +41,7 @@ export function openServices(settings: ServiceSettings, log: Logger): Services {
     health,
     store,
     producer,
+    waitReplicas: settings.redisWaitReplicas,
     connect(kind) {
       const connection = connectRedis(settings.redisUrl, { maxRetriesPerRequest: null, connectionName: `notify-${kind}`, health });
       extra.push(connection);

@@ -8,13 +8,24 @@ import type { Keys } from "../keys.ts";
 import type { SendResult } from "../jobs/contracts.ts";
 import type { Logger } from "../log.ts";
 import { RECONNECT_MAX_MS } from "../redis.ts";
+import { ReplicaAckError, ReplicaAcks } from "../redis/replica-ack.ts";
 
 export interface SentMarkersOptions {
   /** Longer than any job can keep retrying. Default 7 days. */
   ttlSeconds?: number;
   /** Told (at debug) when a write had to wait for Redis. */
   log?: Logger;
+  /**
+   * REDIS_WAIT_REPLICAS: after the marker lands, wait until this many replicas have it, so a
+   * failover cannot lose it (and send the email again). Too few, even after one more try, is
+   * logged, not a failure: the email has gone out. A connection lost meanwhile (a failover)
+   * writes the marker again, to whichever master there is now. Default 0.
+   */
+  waitReplicas?: number;
 }
+
+/** One warn line per this long when markers cannot reach their replicas; debug in between. */
+const REPLICA_WARN_EVERY_MS = 60_000;
 
 export class MarkerAbandonedError extends Error {
   override name = "MarkerAbandonedError";
@@ -24,6 +35,8 @@ export class SentMarkers {
   private readonly ttlSeconds: number;
   private readonly abandoned = new AbortController();
   private readyOrAbort: Promise<void> | undefined;
+  private readonly acks: ReplicaAcks;
+  private lastReplicaWarn = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -31,6 +44,7 @@ export class SentMarkers {
     private readonly options: SentMarkersOptions = {},
   ) {
     this.ttlSeconds = options.ttlSeconds ?? 7 * 86_400;
+    this.acks = new ReplicaAcks(redis, { replicas: options.waitReplicas ?? 0 });
   }
 
   async get(jobId: string): Promise<SendResult | null> {
@@ -38,20 +52,50 @@ export class SentMarkers {
     return raw ? (JSON.parse(raw) as SendResult) : null;
   }
 
-  /** Resolves once the marker is in Redis; rejects only after `abandon()`. */
+  /**
+   * Resolves once the marker is in Redis (and, with `waitReplicas`, on that many replicas, or
+   * after two WAITs that found too few); rejects only after `abandon()`.
+   */
   async set(jobId: string, result: SendResult): Promise<void> {
+    const key = this.keys.sent(jobId);
     const value = JSON.stringify(result);
+    let shortfalls = 0;
+    let lostWaits = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.redis.set(this.keys.sent(jobId), value, "EX", this.ttlSeconds);
-        if (attempt > 1) this.options.log?.debug({ jobId, attempt }, "250 marker written after Redis came back");
-        return;
+        await this.redis.set(key, value, "EX", this.ttlSeconds);
       } catch (err) {
         if (this.abandoned.signal.aborted) throw new MarkerAbandonedError(`gave up writing the 250 marker of ${jobId}: ${(err as Error).message}`);
         if (attempt === 1) this.options.log?.debug({ jobId }, "250 marker waits for Redis");
         await this.nextTry();
+        continue;
+      }
+      if (attempt > 1) this.options.log?.debug({ jobId, attempt }, "250 marker written after Redis came back");
+      if (!this.acks.enabled) return;
+      try {
+        return await this.acks.confirm(this.acks.mark(key));
+      } catch (err) {
+        // Too few replicas: the marker is on the master; one more try, then say so.
+        // A lost connection (a failover under way): the write may have died with the old
+        // master, so write it again, to the new one, as for an outage.
+        const shortfall = err instanceof ReplicaAckError && err.shortfall;
+        if (shortfall ? ++shortfalls >= 2 : ++lostWaits > 20 || this.abandoned.signal.aborted) {
+          this.replicaWarning(jobId, err as Error);
+          return;
+        }
+        if (!shortfall) await this.nextTry();
       }
     }
+  }
+
+  private replicaWarning(jobId: string, err: Error): void {
+    const now = Date.now();
+    const warn = now - this.lastReplicaWarn >= REPLICA_WARN_EVERY_MS;
+    if (warn) this.lastReplicaWarn = now;
+    this.options.log?.[warn ? "warn" : "debug"](
+      { jobId, replicas: this.acks.replicas, error: err.message.slice(0, 200) },
+      "a 250 marker is not on enough Redis replicas (REDIS_WAIT_REPLICAS); a failover now could send its email again",
+    );
   }
 
   /** Shutdown grace is over: pending writes stop retrying. */

@@ -85,7 +85,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   });
   await resolver.start();
 
-  const markers = options.markers ?? new SentMarkers(services.redis, services.keys, { log });
+  const markers = options.markers ?? new SentMarkers(services.redis, services.keys, { log, waitReplicas: services.waitReplicas });
   const worker = createEmailWorker({
     connection: services.connect("worker"),
     keys: services.keys,

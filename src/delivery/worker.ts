@@ -61,13 +61,24 @@ export function createEmailWorker(options: EmailWorkerOptions): EmailWorker {
   const lostLocks = new Set<string>();
   worker.on("error", (err) => {
     if (isConnectionError(err)) return;
-    const lostLock = /^Missing lock for job (\S+)|could not renew lock for job (\S+)/i.exec(err.message);
+    // "Lock mismatch": a failover brought back an older copy of the lock (another replica's).
+    const lostLock = /^Missing lock for job (\S+)|could not renew lock for job (\S+)|^Lock mismatch for job ([^\s.]+)/i.exec(err.message);
     if (lostLock) {
-      const jobId = lostLock[1] ?? lostLock[2] ?? "";
+      const jobId = lostLock[1] ?? lostLock[2] ?? lostLock[3] ?? "";
       if (lostLocks.has(jobId)) return;
       lostLocks.add(jobId);
       if (lostLocks.size > 10_000) lostLocks.clear();
       options.log.warn({ jobId }, "lost the job's lock (a Redis outage or a stalled process); its next run checks the 250 marker before sending");
+      return;
+    }
+    // The job ran, but the master that had it died before a replica did: the promoted one
+    // never heard of it (REDIS_WAIT_REPLICAS closes this). Nothing left to finish.
+    const vanished = /^Missing key for job ([^\s.]+)/i.exec(err.message);
+    if (vanished) {
+      const jobId = vanished[1]!;
+      if (lostLocks.has(jobId)) return;
+      lostLocks.add(jobId);
+      options.log.warn({ jobId }, "the job is no longer in Redis (a failover lost it after it ran); nothing to finish");
       return;
     }
     options.log.error({ err }, "worker error");

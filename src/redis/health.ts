@@ -16,6 +16,7 @@ export class RedisHealth {
   private readonly down = new Set<string>();
   private downSince: number | undefined;
   private reported = false;
+  private readonly lostNodes = new Set<string>();
 
   constructor(private readonly options: RedisHealthOptions = {}) {}
 
@@ -35,6 +36,20 @@ export class RedisHealth {
     });
     connection.on("close", () => this.markDown(name));
     connection.on("ready", () => this.markUp(name));
+    // A Cluster stays up while one node fails (its replica takes over): one line per lost
+    // node and process, and one when it is back in the cluster's map.
+    connection.on("node error", (err: Error, node: string) => this.nodeLost(node, err));
+    connection.on("+node", (node: { options?: { host?: string; port?: number } }) => this.nodeBack(`${node.options?.host}:${node.options?.port}`));
+  }
+
+  private nodeLost(node: string, err: Error): void {
+    if (this.lostNodes.has(node)) return;
+    this.lostNodes.add(node);
+    this.options.log?.warn({ redis: this.options.target, node, error: err.message.slice(0, 200) }, "Redis Cluster node unreachable; its slots move to a replica if it does not come back");
+  }
+
+  private nodeBack(node: string): void {
+    if (this.lostNodes.delete(node)) this.options.log?.info({ redis: this.options.target, node }, "Redis Cluster node is back");
   }
 
   private markDown(name: string): void {
@@ -58,6 +73,10 @@ export function isConnectionError(err: unknown): boolean {
   return (
     err.name === "MaxRetriesPerRequestError" ||
     /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNABORTED)$/.test(code) ||
-    /^(Connection is closed|Stream isn't writeable|connect ECONNREFUSED|read ECONNRESET|Reached the max retries|Command timed out)/.test(err.message)
+    /^(Connection is closed|Stream isn't writeable|connect ECONNREFUSED|read ECONNRESET|Reached the max retries|Command timed out)/.test(err.message) ||
+    // A failover under way: a Cluster without the slot's master, a replica not yet promoted,
+    // sentinels that cannot name a master yet.
+    /^(Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|Cluster is ended|READONLY|MASTERDOWN|LOADING|All sentinels are unreachable|No sentinel)/.test(err.message) ||
+    err.name === "ClusterAllFailedError"
   );
 }

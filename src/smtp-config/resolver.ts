@@ -3,6 +3,7 @@
 // missed message (and the cache is dropped whole whenever the subscriber reconnects).
 import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
+import { isCluster } from "../redis/connect.ts";
 import type { MasterKey } from "../crypto/master-key.ts";
 import { fingerprint } from "../crypto/fingerprint.ts";
 import type { Logger } from "../log.ts";
@@ -50,6 +51,11 @@ export class ConfigResolver {
     });
     // After a reconnect we may have missed messages: forget everything.
     subscriber.on("ready", () => this.invalidateAll());
+    // A Cluster's subscription lives on one node; when that node fails, ioredis moves it to
+    // another at once (no "ready"), and what was published in between is lost. A node that
+    // leaves or joins the cluster's map (within seconds of a failure) is therefore also a
+    // reason to forget.
+    if (isCluster(subscriber)) for (const event of ["-node", "+node"]) subscriber.on(event, () => this.invalidateAll());
     await subscriber.subscribe(keys.smtpConfigChanged);
   }
 

@@ -13,6 +13,7 @@ import { buildApp, type AppDeps } from "../../src/http/app.ts";
 import { testCerts } from "./certs.ts";
 import { assembleApiDeps } from "../../src/http/api-deps.ts";
 import { createMetrics, type Metrics } from "../../src/metrics.ts";
+import { slotNode } from "../../src/redis.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -112,12 +113,13 @@ export async function createHarness(name: string, options: HarnessOptions = {}):
   };
 }
 
-/** Deletes every key that starts with `prefix`. */
+/** Deletes every key that starts with `prefix` (on a Cluster: in the prefix's slot). */
 export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+  const node = slotNode(redis, prefix) ?? redis;
   let cursor = "0";
   do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
     cursor = next;
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== "0");
