@@ -16,7 +16,7 @@ const CLOCK_TICKS = (() => {
 })();
 
 /** User + system CPU seconds a process has used so far. */
-function procCpuSeconds(pid: number): number | null {
+export function procCpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
