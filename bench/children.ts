@@ -1,22 +1,33 @@
-// The benchmark's child processes: the SMTP sink (bench/sink.ts) and the product's worker
+// The benchmark's child processes: the SMTP sink (bench/sink.ts) and the product's workers
 // (workers/email-worker.ts), and stopping them.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { CONCURRENCY, REDIS_URL, ROOT, STALL_MS, WORKER_LOG } from "./config.ts";
+import { CONCURRENCY, ROOT, STALL_MS, WORKER_LOG } from "./config.ts";
 import type { FromSink, ToSink } from "./sink-protocol.ts";
+
+export interface SinkStats {
+  count: number;
+  cpuMicros: number;
+  connections: number;
+  refusedLogins: number;
+}
 
 export class Sink {
   private reachedWaiters: ((count: number) => void)[] = [];
-  private statsWaiters: ((stats: { count: number; cpuMicros: number }) => void)[] = [];
+  private statsWaiters: ((stats: SinkStats) => void)[] = [];
+  private timesWaiters: ((entries: [string, number][]) => void)[] = [];
   /** Last count pushed by the sink, and when it last changed. */
   count = 0;
   lastChangeAt = performance.now();
 
   private constructor(
     readonly child: ChildProcess,
-    readonly port: number,
+    /** No STARTTLS, AUTH in the clear. */
+    readonly plainPort: number,
+    /** STARTTLS with the bench certificate. */
+    readonly tlsPort: number,
   ) {
     child.on("message", (raw: unknown) => {
       const message = raw as FromSink;
@@ -28,12 +39,14 @@ export class Sink {
         this.lastChangeAt = performance.now();
         this.reachedWaiters.shift()?.(message.count);
       } else if (message.type === "stats") {
-        this.statsWaiters.shift()?.({ count: message.count, cpuMicros: message.cpuMicros });
+        this.statsWaiters.shift()?.(message);
+      } else if (message.type === "times") {
+        this.timesWaiters.shift()?.(message.entries);
       }
     });
   }
 
-  static start(abort: AbortController): Promise<Sink> {
+  static start(init: { key: string; cert: string; tokenKey: string }, abort: AbortController): Promise<Sink> {
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "sink.ts")], {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -50,9 +63,10 @@ export class Sink {
         if (message.type !== "ready") return;
         child.off("message", onMessage);
         clearTimeout(timer);
-        resolve(new Sink(child, message.port));
+        resolve(new Sink(child, message.plainPort, message.tlsPort));
       };
       child.on("message", onMessage);
+      child.send({ type: "init", ...init } satisfies ToSink);
       abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
     });
   }
@@ -92,15 +106,29 @@ export class Sink {
     });
   }
 
-  stats(): Promise<{ count: number; cpuMicros: number }> {
+  private ask<T>(waiters: ((value: T) => void)[], message: ToSink): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the sink did not answer a stats request")), 5000);
-      this.statsWaiters.push((stats) => {
+      const timer = setTimeout(() => reject(new Error(`the sink did not answer a ${message.type} request`)), 10_000);
+      waiters.push((value) => {
         clearTimeout(timer);
-        resolve(stats);
+        resolve(value);
       });
-      this.send({ type: "stats" });
+      this.send(message);
     });
+  }
+
+  stats(): Promise<SinkStats> {
+    return this.ask(this.statsWaiters, { type: "stats" });
+  }
+
+  /** Note the time of each 250 to a recipient starting with `prefix` (null: stop noting). */
+  record(prefix: string | null): void {
+    this.send({ type: "record", prefix });
+  }
+
+  /** What was noted since the last call: recipient → monotonic ms of its 250. */
+  async times(): Promise<Map<string, number>> {
+    return new Map(await this.ask(this.timesWaiters, { type: "times" }));
   }
 }
 
@@ -110,33 +138,44 @@ export interface WorkerHandle {
   stop(graceMs: number): Promise<void>;
 }
 
+let log: WriteStream | undefined;
+
+export interface WorkerSettings {
+  redisUrl: string;
+  prefix: string;
+  masterKeyB64: string;
+  /** NODE_EXTRA_CA_CERTS: the bench CA, which signed the sink's and the token endpoint's certificates. */
+  caFile: string;
+}
+
 /**
  * One worker process, exactly as `npm run worker` runs in production, logging to
  * bench/worker.log. Extra node flags come from BENCH_WORKER_NODE_ARGS.
  */
-export function startWorker(settings: { prefix: string; masterKeyB64: string }, abort: AbortController): WorkerHandle {
-  const log = createWriteStream(WORKER_LOG);
+export function startWorker(settings: WorkerSettings, abort: AbortController): WorkerHandle {
+  log ??= createWriteStream(WORKER_LOG);
   const workerNodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.trim().split(/\s+/).filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...workerNodeArgs, "--import", "tsx", "workers/email-worker.ts"], {
     cwd: ROOT,
     env: {
       ...process.env,
-      REDIS_URL,
+      REDIS_URL: settings.redisUrl,
       NOTIFY_PREFIX: settings.prefix,
       NOTIFY_MASTER_KEY: settings.masterKeyB64,
       NOTIFY_ADMIN_TOKEN: randomBytes(24).toString("hex"),
       NOTIFY_ALLOW_PRIVATE_TARGETS: "true",
+      NODE_EXTRA_CA_CERTS: settings.caFile,
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
       WORKER_CONCURRENCY: String(CONCURRENCY),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
   let stopping = false;
   child.on("exit", (code, sig) => {
-    if (!stopping) abort.abort(new Error(`the worker exited early (code ${code}, signal ${sig}); see bench/worker.log`));
+    if (!stopping) abort.abort(new Error(`a worker exited early (code ${code}, signal ${sig}); see bench/worker.log`));
   });
   return {
     child,

@@ -1,10 +1,11 @@
-// Who is busy during a phase: CPU time of the bench, the sink, the worker, Redis and the whole
-// machine (Linux /proc; null elsewhere), and the worker's peak memory.
+// Who is busy during a phase: CPU time of the bench, the sink, the workers, Redis and the whole
+// machine (Linux /proc; null elsewhere), and a worker's memory.
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type { Sink } from "./children.ts";
-import { COUNT, round } from "./config.ts";
+import { round } from "./config.ts";
+import { redisCpuSeconds } from "./redis-server.ts";
 
 const CLOCK_TICKS = (() => {
   try {
@@ -15,7 +16,7 @@ const CLOCK_TICKS = (() => {
 })();
 
 /** User + system CPU seconds a process has used so far. */
-function procCpuSeconds(pid: number): number | null {
+export function procCpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -26,10 +27,10 @@ function procCpuSeconds(pid: number): number | null {
   }
 }
 
-/** Peak resident set size (VmHWM) in MB. */
-export function procPeakRssMb(pid: number): number | null {
+/** A field of /proc/<pid>/status in MB: VmHWM (peak resident set) or VmRSS (now). */
+export function procMemoryMb(pid: number, field: "VmHWM" | "VmRSS"): number | null {
   try {
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match ? Number(match[1]) / 1024 : null;
   } catch {
     return null;
@@ -49,32 +50,27 @@ function systemBusySeconds(): number | null {
   }
 }
 
-async function redisCpuSeconds(redis: Redis): Promise<number | null> {
-  const info = await redis.info("cpu");
-  const user = /used_cpu_user:([\d.]+)/.exec(info);
-  const sys = /used_cpu_sys:([\d.]+)/.exec(info);
-  return user && sys ? Number(user[1]) + Number(sys[1]) : null;
-}
-
 /** CPU seconds of the interesting processes, to see who is busy during a phase. */
 export interface CpuSample {
   at: number;
   self: number;
   sink: number;
+  /** All the phase's workers together. */
   worker: number | null;
   redis: number | null;
   /** The whole machine: lets us see how much CPU other processes took during a phase. */
   system: number | null;
 }
 
-export async function sample(sink: Sink, redis: Redis, worker: ChildProcess | null): Promise<CpuSample> {
+export async function sample(sink: Sink, redis: Redis, workers: ChildProcess[]): Promise<CpuSample> {
   const [sinkStats, redisCpu] = await Promise.all([sink.stats(), redisCpuSeconds(redis).catch(() => null)]);
   const self = process.cpuUsage();
+  const perWorker = workers.map((w) => (w.pid ? procCpuSeconds(w.pid) : null));
   return {
     at: performance.now(),
     self: (self.user + self.system) / 1e6,
     sink: sinkStats.cpuMicros / 1e6,
-    worker: worker?.pid ? procCpuSeconds(worker.pid) : null,
+    worker: workers.length === 0 || perWorker.includes(null) ? null : perWorker.reduce<number>((a, b) => a + (b ?? 0), 0),
     redis: redisCpu,
     system: systemBusySeconds(),
   };
@@ -96,9 +92,14 @@ export function cpuPercent(a: CpuSample, b: CpuSample) {
   return { bench: pct(ours[0]!), sink: pct(ours[1]!), worker: pct(ours[2]!), redis: pct(ours[3]!), other: pct(other) };
 }
 
-/** CPU milliseconds per email of the process that talks SMTP (the bench itself, or the worker). */
-export function cpuMsPerEmail(a: CpuSample, b: CpuSample, sender: "self" | "worker"): number | null {
+/** CPU milliseconds per email of the process(es) that talk SMTP (the bench itself, or the workers). */
+export function cpuMsPerEmail(a: CpuSample, b: CpuSample, sender: "self" | "worker", emails: number): number | null {
   const x = a[sender];
   const y = b[sender];
-  return x === null || y === null ? null : round(((y - x) * 1000) / COUNT, 3);
+  return x === null || y === null ? null : round(((y - x) * 1000) / emails, 3);
+}
+
+/** Redis CPU milliseconds per email between two samples. */
+export function redisMsPerEmail(a: CpuSample, b: CpuSample, emails: number): number | null {
+  return a.redis === null || b.redis === null ? null : round(((b.redis - a.redis) * 1000) / emails, 3);
 }

@@ -1,123 +1,167 @@
 // The printed table and bench/results.json.
 import { writeFileSync } from "node:fs";
-import { availableParallelism, cpus } from "node:os";
-import { CEILING_INFLIGHT, CONCURRENCY, COUNT, POOL, RESULTS_FILE, TARGET_RATIO, WARMUP, round } from "./config.ts";
-import type { CpuPercent } from "./cpu.ts";
-import type { PhaseResult, ProductResult } from "./phases.ts";
+import { availableParallelism, cpus, totalmem } from "node:os";
+import { CEILING_INFLIGHT, CONCURRENCY, POOL, QUICK, RESULTS_FILE, SIZES, round } from "./config.ts";
+import type { RoundResult } from "./round.ts";
+import type { LatencyResult } from "./phases/latency.ts";
+import type { BacklogResult } from "./phases/backlog.ts";
+import type { RedisCostResult } from "./phases/redis-cost.ts";
+import { ENQUEUE_INFLIGHT } from "./phases/backlog.ts";
+import { nest, spread, type Figures, type Spread } from "./stats.ts";
+import { judge } from "./targets.ts";
+import { wanted } from "./round.ts";
 
-export interface Results {
-  ceiling: PhaseResult;
-  transportCeiling: PhaseResult;
-  product: ProductResult;
-  /** The product with generous limits on the config (never binding). */
-  productWithLimits: ProductResult;
-  loadAtStart: number;
+export interface Report {
+  rounds: RoundResult[];
+  /** Absent when BENCH_ONLY left the phase out. */
+  latency?: LatencyResult;
+  backlog?: BacklogResult;
+  redisCost?: RedisCostResult;
+  loadAtStart: number[];
+  loadAtEnd: number[];
+  seconds: number;
 }
 
-function fmtMs(ms: number | null): string {
-  return ms === null ? "n/a" : `${ms.toFixed(2)} ms`;
+const PHASE_LABELS: [string, string][] = [
+  ["ceiling.plain", "ceiling, plain (nodemailer composes)"],
+  ["transportCeiling.plain", "transport ceiling, plain (pre-composed)"],
+  ["product.plain", "product, plain, 1 worker"],
+  ["product.limits", "product, plain, 1 worker, limits on"],
+  ["ceiling.tls", "ceiling, STARTTLS"],
+  ["transportCeiling.tls", "transport ceiling, STARTTLS"],
+  ["product.tls", "product, STARTTLS, 1 worker"],
+  ["product.tls2Workers", "product, STARTTLS, 2 workers"],
+  ["product.tlsConfigs", `product, STARTTLS, password, ${SIZES.configs} configs`],
+  ["product.oauthConfigs", `product, STARTTLS, OAuth, ${SIZES.configs} configs`],
+  ["naive.tls", "naive peer, STARTTLS, XOAUTH2"],
+];
+
+function fmt(s: Spread | undefined, digits = 0, unit = ""): string {
+  if (!s) return "n/a";
+  const f = (v: number) => v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return s.n > 1 ? `${f(s.median)}${unit} [${f(s.min)}–${f(s.max)}]` : `${f(s.median)}${unit}`;
 }
 
-function fmtPct(cpu: CpuPercent): string {
-  return Object.entries(cpu)
-    .filter(([, v]) => v !== null)
-    .map(([k, v]) => `${k} ${v}%`)
-    .join(", ");
-}
-
-const fmtRate = (phase: PhaseResult | ProductResult["enqueue"]) => `${Math.round(phase.emailsPerSec)} emails/s  (${phase.seconds.toFixed(2)} s)`;
-
-/**
- * What the ratio would be if both senders were CPU-bound on cores of their own: far less
- * sensitive to other programs on the machine than the wall-clock ratio.
- */
-function cpuRatio(reference: PhaseResult, product: PhaseResult): number | null {
-  return reference.senderCpuMsPerEmail && product.senderCpuMsPerEmail ? reference.senderCpuMsPerEmail / product.senderCpuMsPerEmail : null;
-}
-
-function phaseJson(phase: PhaseResult) {
+function onceFigures({ latency, backlog, redisCost }: Report): Figures {
   return {
-    emailsPerSec: round(phase.emailsPerSec, 1),
-    seconds: round(phase.seconds, 3),
-    cpuPercent: phase.cpuPercent,
-    senderCpuMsPerEmail: phase.senderCpuMsPerEmail,
+    ...(latency && {
+      "latency.paced500.p50Ms": latency.paced.p50Ms,
+      "latency.paced500.p99Ms": latency.paced.p99Ms,
+      "latency.paced500.maxMs": latency.paced.maxMs,
+      "latency.paced500.achievedRate": latency.paced.achievedRate,
+      "latency.incidentBehindBlastMs": latency.incident.behindBlastMs,
+    }),
+    ...(backlog && {
+      "backlog.enqueuePerSecond": backlog.enqueuePerSecond,
+      "backlog.redisBytesPerJob": backlog.redisBytesPerJob,
+      "backlog.redisBytesPerCompletedJob": backlog.redisBytesPerCompletedJob,
+      "backlog.drainPerSecond": backlog.drainPerSecond,
+      "backlog.workerPeakRssMb": backlog.workerPeakRssMb,
+      "backlog.workerDrainRssMaxMb": backlog.workerDrainRssMaxMb,
+    }),
+    ...(redisCost && {
+      "redis.clientRequestsPerEmail": redisCost.clientRequestsPerEmail,
+      "redis.scriptCommandsPerEmail": redisCost.scriptCommandsPerEmail,
+    }),
   };
 }
 
-/** Prints the table and verdict, and writes bench/results.json. */
-/** What the sending-limit gate costs per email (src/mailbox/), from bench/round-trips.ts. */
-const GATE_NOTE =
-  "Redis commands per email on the worker's own connection: 1 without the gate (the 250 marker), 2 with limits that do not bind (+1 EVALSHA acquire; nothing after the send); BullMQ's unchanged";
-
-export function report({ ceiling, transportCeiling, product, productWithLimits, loadAtStart }: Results): void {
-  const delivery = product.delivery;
-  const limited = productWithLimits.delivery;
-  const limitsRatio = limited.emailsPerSec / delivery.emailsPerSec;
-  const ratio = delivery.emailsPerSec / ceiling.emailsPerSec;
-  const transportRatio = delivery.emailsPerSec / transportCeiling.emailsPerSec;
-  const met = ratio >= TARGET_RATIO;
-  const cpu = cpuRatio(ceiling, delivery);
-  const transportCpu = cpuRatio(transportCeiling, delivery);
+export function report(r: Report): void {
+  const figures = spread([...r.rounds.map((x) => x.figures), onceFigures(r)]);
+  // The once-per-bench phases run after the rounds: keep them out of the per-round spread.
+  const g = (key: string) => figures.get(key);
+  const rows: [string, string][] = [];
+  const section = (title: string) => rows.push([`\n${title}`, ""]);
   const cpuModel = cpus()[0]?.model.trim() ?? "unknown";
-  const cpuRatios = [cpu === null ? null : `ratio ${cpu.toFixed(3)}`, transportCpu === null ? null : `vs transport ceiling ${transportCpu.toFixed(3)}`].filter((s): s is string => s !== null);
+  const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(" ");
 
-  const rows: [string, string][] = [
-    ["ceiling", fmtRate(ceiling)],
-    ["transport ceiling", fmtRate(transportCeiling)],
-    ["product", fmtRate(delivery)],
-    ["product, generous limits", `${fmtRate(limited)}  (${limitsRatio.toFixed(3)} of product; worker ${fmtMs(limited.senderCpuMsPerEmail)}/email)`],
-    ["ratio", `${ratio.toFixed(3)}  (target ${TARGET_RATIO})`],
-    ["ratio vs transport ceiling", transportRatio.toFixed(3)],
-    ["enqueue", fmtRate(product.enqueue)],
-    ["worker peak RSS", product.workerPeakRssMb === null ? "n/a" : `${Math.round(product.workerPeakRssMb)} MB`],
-    ["cpu, ceiling", fmtPct(ceiling.cpuPercent)],
-    ["cpu, transport ceiling", fmtPct(transportCeiling.cpuPercent)],
-    ["cpu, product", fmtPct(delivery.cpuPercent)],
-    [
-      "sender cpu/email",
-      `ceiling ${fmtMs(ceiling.senderCpuMsPerEmail)}, transport ceiling ${fmtMs(transportCeiling.senderCpuMsPerEmail)}, worker ${fmtMs(delivery.senderCpuMsPerEmail)}` +
-        (cpuRatios.length > 0 ? `  (${cpuRatios.join(", ")})` : ""),
-    ],
-    ["failed jobs", String(product.failedJobs + productWithLimits.failedJobs)],
-    ["node", `${process.version}, ${availableParallelism()} cpus (${cpuModel}), load ${loadAtStart.toFixed(2)} at start`],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-  process.stdout.write("\n" + rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join("\n") + "\n\n");
-  process.stdout.write(
-    met
-      ? `target met: the product delivers at ${ratio.toFixed(3)} of the ceiling (>= ${TARGET_RATIO})\n`
-      : `BELOW TARGET: the product delivers at ${ratio.toFixed(3)} of the ceiling (target >= ${TARGET_RATIO})\n`,
-  );
-  process.stdout.write(
-    "note: the product composes messages itself (src/delivery/compose.ts) while the ceiling uses nodemailer's composer; " +
-      "the ratio vs transport ceiling, where nodemailer sends the product's own pre-composed bytes, compares transport work only\n",
-  );
-  const otherMax = Math.max(ceiling.cpuPercent.other ?? 0, transportCeiling.cpuPercent.other ?? 0, delivery.cpuPercent.other ?? 0);
-  if (otherMax >= 20) {
-    process.stdout.write(`note: other programs used up to ${otherMax}% of a core during the phases; the ratio is noisy, run again on a quiet machine\n`);
+  section(`throughput: emails/s, median [min–max] over ${r.rounds.length} run(s) of ${SIZES.count} emails; sender CPU ms per email`);
+  for (const [key, label] of PHASE_LABELS) {
+    if (!g(`throughput.${key}.emailsPerSec`)) continue;
+    let value = `${fmt(g(`throughput.${key}.emailsPerSec`))}   cpu ${fmt(g(`throughput.${key}.senderCpuMsPerEmail`), 3, " ms")}`;
+    if (key === "naive.tls") value += `   (${SIZES.naive} emails; smtp-server waits 100 ms before every greeting)`;
+    rows.push([label, value]);
   }
-  process.stdout.write(`note: ${GATE_NOTE}\n`);
-  if (product.failedJobs + productWithLimits.failedJobs > 0) process.stdout.write(`warning: ${product.failedJobs + productWithLimits.failedJobs} jobs failed; see bench/worker.log\n`);
+  if (r.rounds.length > 0 && !r.rounds[0]?.limitsAvailable && wanted("product.limits")) rows.push(["product, limits on", "limits: not available"]);
+
+  section("ratios (within each run)");
+  rows.push(["product / transport ceiling, plain", fmt(g("ratios.productVsTransportCeiling"), 3)]);
+  rows.push(["product / transport ceiling, STARTTLS", fmt(g("ratios.productVsTransportCeilingTls"), 3)]);
+  rows.push(["product / ceiling, plain (old target 0.8)", fmt(g("ratios.productVsCeiling"), 3)]);
+  rows.push(["worker CPU / transport CPU per email", fmt(g("ratios.workerCpuVsTransportCpu"), 3)]);
+  rows.push(["2 workers / 1 worker, STARTTLS", fmt(g("ratios.twoWorkersVsOne"), 3)]);
+  rows.push(["product OAuth / naive peer, STARTTLS", fmt(g("ratios.productVsNaive"), 2)]);
+  rows.push([`OAuth / password, ${SIZES.configs} configs`, fmt(g("ratios.oauthVsPassword"), 3)]);
+  rows.push(["limits on / off", g("ratios.limitsOnVsOff") ? `${fmt(g("ratios.limitsOnVsOff"), 3)}  (worker CPU per email ${fmt(g("ratios.limitsCpuOnVsOff"), 3)})` : "limits: not available"]);
+  rows.push(["token requests / configs", `${fmt(g("tokens.requests"))} / ${SIZES.configs}  (phase lasted ${fmt(g("tokens.phaseSeconds"), 1, " s")}; a 60 s token is refreshed after 22.5 s)`]);
+
+  if (r.latency) {
+    section("latency (1 worker, STARTTLS)");
+    const p = r.latency.paced;
+    rows.push([`enqueue → 250, paced ${SIZES.pacedRate}/s for ${SIZES.pacedSeconds} s`, `p50 ${p.p50Ms.toFixed(1)} ms, p99 ${p.p99Ms.toFixed(1)} ms, max ${p.maxMs.toFixed(1)} ms  (achieved ${Math.round(p.achievedRate)}/s)`]);
+    const inc = r.latency.incident;
+    rows.push([`incident behind a ${inc.blast.toLocaleString("en-US")}-email blast`, `${inc.behindBlastMs.toFixed(1)} ms  (${inc.blastWaitingAtEnqueue.toLocaleString("en-US")} blast jobs still waiting when it was enqueued)`]);
+  }
+  if (r.backlog) {
+    const b = r.backlog;
+    section(`backlog: ${b.jobs.toLocaleString("en-US")} jobs`);
+    rows.push(["enqueue", `${Math.round(b.enqueuePerSecond).toLocaleString("en-US")} jobs/s  (requests of 1000 recipients, ${ENQUEUE_INFLIGHT} in flight)`]);
+    rows.push(["Redis memory per job", `${Math.round(b.redisBytesPerJob)} B waiting, ${Math.round(b.redisBytesPerCompletedJob)} B once completed (kept 24 h)`]);
+    rows.push(["drain, 1 worker, plain", `${Math.round(b.drainPerSecond)} emails/s`]);
+    rows.push(["worker RSS", `peak ${b.workerPeakRssMb ?? "n/a"} MB (VmHWM, whole life), ${b.workerDrainRssMaxMb ?? "n/a"} MB max while draining`]);
+  }
+  section("Redis per delivered email (1 worker, plain)");
+  rows.push(["round trips (read events)", `${fmt(g("redis.roundTripsPerEmail"), 2)}  (timed phase; a pipeline is one)`]);
+  rows.push(["commands (commandstats)", `${fmt(g("redis.commandsPerEmail"), 2)}  (script-internal calls included)`]);
+  if (r.redisCost) {
+    rows.push(["client requests / inside scripts", `${r.redisCost.clientRequestsPerEmail} / ${r.redisCost.scriptCommandsPerEmail}  (MONITOR, ${r.redisCost.emails} emails)`]);
+    rows.push(["requests by connection", Object.entries(r.redisCost.byConnection).map(([k, v]) => `${k} ${v}`).join(", ")]);
+  }
+  rows.push(["Redis CPU per email", fmt(g("redis.cpuMsPerEmail"), 3, " ms")]);
+
+  section("targets (medians)");
+  const verdicts = judge(figures);
+  for (const v of verdicts) {
+    const expected = typeof v.target.value === "number" ? v.target.value : v.expected;
+    const state = v.met === undefined ? "n/a   " : v.met ? "met   " : "MISSED";
+    rows.push([`${state} ${v.target.label}`, v.actual === undefined ? "not measured" : `${round(v.actual, 3)}  (target ${v.target.op} ${expected})`]);
+  }
+  section("machine");
+  rows.push(["cpu", `${cpuModel}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB`]);
+  rows.push(["node", `${process.version}, ${process.platform}-${process.arch}`]);
+  rows.push(["load average (1/5/15 min)", `${load(r.loadAtStart)} at start, ${load(r.loadAtEnd)} at end; bench took ${Math.round(r.seconds)} s`]);
+
+  const width = Math.max(...rows.filter(([k]) => !k.startsWith("\n")).map(([k]) => k.length)) + 2;
+  process.stdout.write(rows.map(([k, v]) => (k.startsWith("\n") ? k : `  ${k.padEnd(width)}${v}`)).join("\n") + "\n\n");
+  const failed = r.rounds.reduce((n, x) => n + x.failedJobs, 0) + (r.latency?.failedJobs ?? 0) + (r.backlog?.failedJobs ?? 0);
+  if (failed > 0) process.stdout.write(`warning: ${failed} jobs failed; see bench/worker.log\n`);
+  const otherMax = Math.max(0, ...r.rounds.flatMap((x) => Object.values(x.phases).map((ph) => ph.cpuPercent.other ?? 0)));
+  if (otherMax >= 20) process.stdout.write(`note: other programs used up to ${otherMax}% of a core during the phases; absolute figures are noisy, ratios and CPU per email less so\n`);
 
   const results = {
     date: new Date().toISOString(),
-    emails: COUNT,
-    warmup: WARMUP,
+    mode: QUICK ? "quick" : "full",
+    runs: r.rounds.length,
+    sizes: SIZES,
     workerConcurrency: CONCURRENCY,
     ceilingInflight: CEILING_INFLIGHT,
     pool: POOL,
-    ceiling: phaseJson(ceiling),
-    transportCeiling: phaseJson(transportCeiling),
-    product: { ...phaseJson(delivery), failedJobs: product.failedJobs },
-    productWithLimits: { ...phaseJson(limited), failedJobs: productWithLimits.failedJobs, ratioToProduct: round(limitsRatio, 3), redisCommandsPerEmail: { withoutGate: 1, withGate: 2 } },
-    ratio: round(ratio, 3),
-    ratioVsTransportCeiling: round(transportRatio, 3),
-    cpuRatio: cpu === null ? null : round(cpu, 3),
-    cpuRatioVsTransportCeiling: transportCpu === null ? null : round(transportCpu, 3),
-    enqueue: { emailsPerSec: round(product.enqueue.emailsPerSec, 1), seconds: round(product.enqueue.seconds, 3) },
-    workerPeakRssMb: product.workerPeakRssMb === null ? null : round(product.workerPeakRssMb, 1),
-    target: { ratio: TARGET_RATIO, met, against: "ceiling" },
-    environment: { node: process.version, cpus: availableParallelism(), cpuModel, platform: `${process.platform}-${process.arch}`, loadAverageAtStart: round(loadAtStart, 2) },
+    machine: {
+      cpuModel, cores: availableParallelism(), memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, platform: `${process.platform}-${process.arch}`,
+      loadAverageAtStart: r.loadAtStart.map((v) => round(v, 2)), loadAverageAtEnd: r.loadAtEnd.map((v) => round(v, 2)), benchSeconds: round(r.seconds, 1),
+    },
+    ...nest(new Map([...figures].map(([k, s]) => [k, { median: round(s.median, 3), min: round(s.min, 3), max: round(s.max, 3), n: s.n }]))),
+    limitsAvailable: r.rounds[0]?.limitsAvailable ?? false,
+    targets: verdicts.map((v) => ({ key: v.target.key, op: v.target.op, target: v.target.value, actual: v.actual ?? null, met: v.met ?? null })),
+    details: {
+      redisCommandsByNamePerEmail: r.rounds.at(-1)?.phases["product.plain"]?.redisCommandsPerEmail,
+      redisRequestsByConnectionPerEmail: r.redisCost?.byConnection,
+      redisInsideScriptsPerEmail: r.redisCost?.insideScripts,
+      cpuPercentLastRound: Object.fromEntries(Object.entries(r.rounds.at(-1)?.phases ?? {}).map(([k, ph]) => [k, ph.cpuPercent])),
+      latency: r.latency,
+      backlog: r.backlog,
+      failedJobs: failed,
+    },
   };
   writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
   process.stdout.write(`wrote ${RESULTS_FILE}\n`);

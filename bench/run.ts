@@ -1,84 +1,91 @@
-// `npm run bench`: how close the product comes to what nodemailer alone can do.
+// `npm run bench` (`-- --quick`: every phase smaller, under 90 s): the performance picture.
 //
-// One SMTP sink process (bench/sink.ts: plain SMTP on loopback, PLAIN auth, bodies discarded)
-// receives the same N emails (default 10,000) three times (bench/phases.ts):
-//   ceiling            nodemailer, one pooled transport, sending straight to the sink with its own
-//                      composer (from/to/subject/html/text): no queue, no Redis;
-//   transport ceiling  the same transport sending messages pre-composed, before the clock starts,
-//                      by the product's toMessage() (raw bytes + envelope): nodemailer's transport
-//                      alone, no composing; shows how much of the gap is queue/worker overhead;
-//   product            enqueued with the producer while the queue is paused, then delivered by ONE
-//                      worker process (workers/email-worker.ts, NODE_ENV=production) with a
-//                      password config (a loopback server: the default mailbox limits);
-//   product, limits    the same with generous limits on the config that never bind (1000
-//                      connections, 1,000,000/min, 1,000,000,000/day): the sending-limit gate's cost.
-// All send identical content (rendered by src/templates) over the same pool settings (5
-// connections, 1000 messages each). The target (0.8) is product / ceiling, as the issue defines
-// it. Prints a table and writes bench/results.json (bench/report.ts).
+// Peers, all on loopback and all the bench's own: an SMTP sink process (bench/sink.ts: plain
+// SMTP, and STARTTLS with a certificate of a CA made at start by bench/certs.ts; PLAIN/LOGIN
+// and XOAUTH2; bodies discarded), an HTTPS token endpoint (bench/token-endpoint.ts: client
+// credentials, opaque tokens, expires_in 60), a redis-server on a free port with no
+// persistence (bench/redis-server.ts: its INFO counts our traffic only), and the product's
+// worker processes as production runs them (workers/email-worker.ts, NODE_ENV=production,
+// NOTIFY_ALLOW_PRIVATE_TARGETS=true, NODE_EXTRA_CA_CERTS = the bench CA).
 //
-// Environment: REDIS_URL (default redis://127.0.0.1:6379), BENCH_COUNT (default 10000),
-// BENCH_CONCURRENCY (the worker's WORKER_CONCURRENCY, default 20), BENCH_CEILING_INFLIGHT
-// (sendMail calls in flight for both ceilings, default 50), BENCH_WORKER_NODE_ARGS (extra node
-// flags for the worker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
+// Phases (bench/phases/):
+//   1. transport.ts   ceiling and transport ceiling, plain and STARTTLS; the naive peer;
+//   2. product.ts     1 and 2 workers, password and OAuth, limits on;
+//   3. latency.ts     enqueue → 250 paced at 500/s; an incident behind a status-page blast;
+//   4. backlog.ts     100,000 jobs: enqueue rate, Redis bytes per job, worker RSS draining;
+//   5. redis-cost.ts  Redis requests per email by connection and command (MONITOR).
+// The throughput phases run SIZES.runs times (bench/round.ts); every figure is reported as
+// median/min/max, ratios taken within one run. Targets: bench/targets.ts. Output: a table and
+// bench/results.json (bench/report.ts).
 //
-// Everything lives under a fresh key prefix that is deleted at the end; child processes are
-// killed whatever happens.
+// Environment: BENCH_RUNS, BENCH_COUNT, BENCH_NAIVE_COUNT, BENCH_PACED_RATE,
+// BENCH_PACED_SECONDS, BENCH_BLAST, BENCH_BACKLOG, BENCH_REDIS_COST_COUNT, BENCH_CONFIGS (see
+// bench/config.ts), BENCH_CONCURRENCY (the workers' WORKER_CONCURRENCY, default 20),
+// BENCH_CEILING_INFLIGHT (sendMail calls in flight for the ceilings, default 50),
+// BENCH_WORKER_NODE_ARGS (extra node flags for the workers, e.g.
+// "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them), BENCH_ONLY (comma-separated phases
+// or prefixes: product.plain, product, ceiling, naive, latency, backlog, redis-cost; default all).
 import { loadavg } from "node:os";
-import type { Redis } from "ioredis";
-import { connectRedis } from "../src/redis.ts";
-import { CONCURRENCY, COUNT, REDIS_URL } from "./config.ts";
+import { makeCerts, type BenchCerts } from "./certs.ts";
+import { startRedis, type BenchRedis } from "./redis-server.ts";
+import { startTokenEndpoint, type TokenEndpoint } from "./token-endpoint.ts";
 import { Sink, stopChild } from "./children.ts";
-import { GENEROUS_LIMITS, runCeiling, runProduct, runTransportCeiling, type Cleanup } from "./phases.ts";
+import { CONCURRENCY, QUICK, SIZES } from "./config.ts";
+import type { Context, Deployment } from "./deployment.ts";
+import { runRound, wanted, wantsRounds, type RoundResult } from "./round.ts";
+import { runLatency } from "./phases/latency.ts";
+import { runBacklog } from "./phases/backlog.ts";
+import { runRedisCost } from "./phases/redis-cost.ts";
 import { report } from "./report.ts";
 
-async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
-  const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}:*`;
-  let cursor = "0";
-  let deleted = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    if (found.length > 0) deleted += await redis.del(...found);
-  } while (cursor !== "0");
-  return deleted;
-}
-
 async function main(): Promise<void> {
+  const began = performance.now();
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error("interrupted"));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  const redis = connectRedis(REDIS_URL, { connectionName: "notify-bench" });
-  redis.on("error", () => {});
+  let certs: BenchCerts | undefined;
+  let redis: BenchRedis | undefined;
+  let tokens: TokenEndpoint | undefined;
   let sink: Sink | undefined;
-  const cleanup: Cleanup = { prefixes: [] };
+  const open = new Set<Deployment>();
   try {
-    await redis.ping();
-    const loadAtStart = loadavg()[0] ?? 0;
-    sink = await Sink.start(abort);
-    process.stdout.write(`bench: ${COUNT} emails, worker concurrency ${CONCURRENCY}, sink on 127.0.0.1:${sink.port}\n`);
+    const loadAtStart = loadavg();
+    certs = makeCerts();
+    redis = await startRedis((err) => abort.abort(err));
+    const clients = new Map<string, string>();
+    tokens = await startTokenEndpoint(certs, clients);
+    sink = await Sink.start({ key: certs.key, cert: certs.cert, tokenKey: tokens.key }, abort);
+    const ctx: Context = { sink, redis, certs, tokens, clients, abort, open };
+    process.stdout.write(
+      `bench${QUICK ? " --quick" : ""}: ${SIZES.runs} run(s) of ${SIZES.count} emails per throughput phase, worker concurrency ${CONCURRENCY}; ` +
+        `sink 127.0.0.1:${sink.plainPort} (plain) / ${sink.tlsPort} (STARTTLS), redis-server 127.0.0.1:${redis.port}, token endpoint ${tokens.url}\n`,
+    );
 
-    process.stdout.write("bench: ceiling (nodemailer → sink)…\n");
-    const ceiling = await runCeiling(sink, redis, abort.signal);
-    process.stdout.write("bench: transport ceiling (pre-composed by toMessage() → nodemailer transport → sink)…\n");
-    const transportCeiling = await runTransportCeiling(sink, redis, abort.signal);
-    process.stdout.write("bench: product (producer → Redis → worker → sink)…\n");
-    const product = await runProduct(sink, redis, abort, cleanup);
-    if (cleanup.worker) await stopChild(cleanup.worker, 5_000);
-    await cleanup.producer?.close();
-    process.stdout.write("bench: product with generous limits (the sending-limit gate on every send)…\n");
-    const productWithLimits = await runProduct(sink, redis, abort, cleanup, GENEROUS_LIMITS);
-
-    report({ ceiling, transportCeiling, product, productWithLimits, loadAtStart });
-  } finally {
-    if (cleanup.worker) await stopChild(cleanup.worker, 5_000);
-    if (sink) await stopChild(sink.child, 5_000);
-    await cleanup.producer?.close().catch(() => {});
-    for (const prefix of cleanup.prefixes) {
-      await deletePrefix(redis, prefix).catch((err: unknown) => process.stderr.write(`bench: could not delete keys under ${prefix}: ${(err as Error).message}\n`));
+    const rounds: RoundResult[] = [];
+    for (let i = 1; i <= SIZES.runs && wantsRounds(); i++) {
+      process.stdout.write(`bench: run ${i} of ${SIZES.runs}\n`);
+      rounds.push(await runRound(ctx));
     }
-    await redis.quit().catch(() => redis.disconnect());
+    const once = async <T>(key: string, label: string, phase: () => Promise<T>): Promise<T | undefined> => {
+      if (!wanted(key)) return undefined;
+      process.stdout.write(`bench: ${label}…\n`);
+      return phase();
+    };
+    const latency = await once("latency", `latency (paced ${SIZES.pacedRate}/s for ${SIZES.pacedSeconds} s; an incident behind a ${SIZES.blast}-email blast)`, () => runLatency(ctx));
+    const backlog = await once("backlog", `backlog (${SIZES.backlog} jobs)`, () => runBacklog(ctx));
+    const redisCost = await once("redis-cost", `Redis cost (${SIZES.redisCost} emails, MONITOR on)`, () => runRedisCost(ctx));
+    if (tokens.refused > 0) process.stdout.write(`warning: the token endpoint refused ${tokens.refused} requests\n`);
+    const sinkStats = await sink.stats();
+    if (sinkStats.refusedLogins > 0) process.stdout.write(`warning: the sink refused ${sinkStats.refusedLogins} logins\n`);
+    report({ rounds, latency, backlog, redisCost, loadAtStart, loadAtEnd: loadavg(), seconds: (performance.now() - began) / 1000 });
+  } finally {
+    for (const dep of [...open]) await dep.close().catch(() => {});
+    if (sink) await stopChild(sink.child, 5_000);
+    await tokens?.close().catch(() => {});
+    await redis?.stop();
+    certs?.remove();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
