@@ -28,6 +28,7 @@ before(async () => {
     cutOff: (replica) => cluster.cutOff(replica),
     rejoin: (replica) => cluster.rejoin(replica),
     manualFailover: (master) => cluster.manualFailover(master),
+    describe: () => cluster.describe(),
     waitForReplica: (node) => cluster.waitForReplica(node),
   };
 });

@@ -24,6 +24,8 @@ export interface Deployment {
   rejoin(replica: RedisProcess): Promise<void>;
   /** A planned failover (CLUSTER FAILOVER, SENTINEL FAILOVER): the master stays up, demoted. */
   manualFailover(master: RedisProcess): Promise<void>;
+  /** The servers' last log lines, for a failure message. */
+  describe(): string;
   waitForPromotion(prefix: string, previous: RedisProcess): Promise<RedisProcess>;
   waitForReplica(node: RedisProcess): Promise<void>;
 }
@@ -164,15 +166,23 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
     await deployment.waitForReplica(victim);
     const replicaBackMs = Date.now() - killedAt;
     void promoted;
-    await client;
+    // Bounded: a deployment that never recovers fails the test with its logs, not by timeout.
+    await Promise.race([
+      client,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`the application's 500 emails were not all acknowledged within 120 s of the failover (${acknowledged.size} were; answers: ${JSON.stringify(countStatuses(answers))})`)), 120_000).unref()),
+    ]);
     const lastUnavailable = answers.filter((a) => a.at > killedAt && a.status === 503).pop();
 
     // Every acknowledged job either completes or is gone from Redis (lost in the failover).
     const queue = h.services.producer.queue;
+    let lastStates: Record<string, number> = {};
     const states = await eventually(async () => {
       const all = await Promise.all([...acknowledged.values()].map(async (id) => [id, await queue.getJobState(id)] as const));
+      lastStates = countStatuses(all.map(([, state]) => ({ status: state })));
       return all.every(([, s]) => s === "completed" || s === "unknown" || s === "failed") ? all : undefined;
-    }, 120_000, "every acknowledged job to complete or be gone");
+    }, 120_000, "every acknowledged job to complete or be gone").catch((err: Error) => {
+      throw new Error(`${err.message} (states: ${JSON.stringify(lastStates)})`);
+    });
     // A late re-run (which would send twice) has time to show itself.
     await new Promise((r) => setTimeout(r, 2000));
     const lost = [...acknowledged.keys()].filter((to) => !sink.perRecipient.has(to.toLowerCase()));
@@ -217,9 +227,16 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
     };
   } catch (err) {
     const described = children.map((c) => c.describe().split("\n").slice(-40).join("\n")).join("\n");
+    const servers = deployment.describe();
     await stop();
-    throw new Error(`${(err as Error).message}\n${described}`);
+    throw new Error(`${(err as Error).message}\n${described}\n${servers}`);
   }
+}
+
+function countStatuses(answers: { status: number | string }[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { status } of answers) counts[status] = (counts[status] ?? 0) + 1;
+  return counts;
 }
 
 /** One line for the report. */

@@ -19,7 +19,7 @@ let sentinel: RedisSentinel;
 let deployment: Deployment;
 
 before(async () => {
-  sentinel = await startRedisSentinel({ password: PASSWORD, replicas: 1, sentinels: 3, downAfterMs: 1000 });
+  sentinel = await startRedisSentinel({ password: PASSWORD, replicas: 1, sentinels: 3, downAfterMs: 2000 });
   deployment = {
     url: sentinel.url,
     master: () => sentinel.master(),
@@ -28,6 +28,7 @@ before(async () => {
     cutOff: (replica) => sentinel.cutOff(replica),
     rejoin: (replica) => sentinel.rejoin(replica),
     manualFailover: (master) => sentinel.manualFailover(master),
+    describe: () => sentinel.describe(),
     waitForReplica: (node) => sentinel.waitForReplica(node),
   };
 });

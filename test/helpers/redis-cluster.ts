@@ -4,7 +4,7 @@
 // killed master's replica take over within a few seconds. Optionally every node requires an
 // ACL user (also used for replication and by redis-cli). Never touches the shared Redis.
 import { freePort } from "./smtp-server.ts";
-import { startRedisProcess, until, type RedisProcess } from "./redis-process.ts";
+import { logTails, startRedisProcess, until, type RedisProcess } from "./redis-process.ts";
 import { keySlot } from "../../src/redis/connect.ts";
 
 export interface RedisClusterOptions {
@@ -37,6 +37,8 @@ export interface RedisCluster {
   manualFailover(master: RedisProcess): Promise<void>;
   /** Waits until `node` is back as a replica that has finished syncing. */
   waitForReplica(node: RedisProcess, timeoutMs?: number): Promise<void>;
+  /** The last lines of every node's log. */
+  describe(): string;
   /** `CLUSTER KEYSLOT` as the server computes it. */
   serverKeySlot(key: string): Promise<number>;
   stop(): Promise<void>;
@@ -141,6 +143,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     async waitForReplica(node, timeoutMs = 30_000) {
       await until(async () => ((await node.cli("INFO", "replication")).includes("master_link_status:up") ? true : undefined), timeoutMs, `node ${node.port} to sync as a replica`);
     },
+    describe: () => logTails(nodes),
     async serverKeySlot(key) {
       return Number(await live()[0]!.cli("CLUSTER", "KEYSLOT", key));
     },

@@ -3,7 +3,7 @@
 // restarted on the same port and dir by fault tests. Building block of redis-cluster.ts and
 // redis-sentinel.ts. Every process is SIGKILLed if the test process exits first.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -104,4 +104,15 @@ export async function until<T>(check: () => Promise<T | undefined>, timeoutMs: n
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The last lines of each process's log, for a failure message. */
+export function logTails(processes: RedisProcess[], lines = 15): string {
+  return processes
+    .map((p) => {
+      const file = join(p.dir, "server.log");
+      const tail = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").slice(-lines) : [];
+      return `--- redis ${p.port} (${p.running ? "running" : "down"})\n${tail.join("\n")}`;
+    })
+    .join("\n");
 }
