@@ -204,7 +204,8 @@ export async function runFailoverScenario(options: ScenarioOptions): Promise<Sce
 
     const noise = children.flatMap((c) => [
       ...c.stderr.filter((l) => l.trim()).map((l) => `${c.name} stderr: ${l}`),
-      ...c.stdout.filter((l) => !l.startsWith("{")).map((l) => `${c.name} stdout: ${l}`),
+      // The start-up banner (workers/banner.ts) is plain text by design; it ends before "listening".
+      ...afterBanner(c.stdout).filter((l) => !l.startsWith("{")).map((l) => `${c.name} stdout: ${l}`),
     ]);
     const errors = children.flatMap((c) => c.logs().filter((l) => (l.level ?? 0) >= 50).map((l) => `${c.name}: ${JSON.stringify(l).slice(0, 1500)}`));
     return {
@@ -247,4 +248,10 @@ export function describeResult(r: ScenarioResult, c: { waitReplicas: number; lag
   return `REDIS_WAIT_REPLICAS=${c.waitReplicas}, replica ${c.lagMs ? `cut off ${c.lagMs} ms before the ${what}` : "keeping up"}: promotion ${r.promotionMs} ms after the ${what}, last 503 at +${r.lastUnavailableAfterKillMs} ms, old master back as replica at +${r.replicaBackMs} ms; ` +
     `${r.errors.length} error lines, ${r.answers.length} API answers (${unavailable} × 503), slowest ${ms[ms.length - 1]} ms; ${r.acknowledged} acknowledged, ${r.delivered} delivered, lost ${r.lost.length}, sent twice ${r.duplicates.length}; ` +
     `config change after failover reached the workers: ${r.configSwitched}`;
+}
+
+/** stdout from the first JSON line after the banner on (all of it when there is no banner). */
+function afterBanner(lines: string[]): string[] {
+  const end = lines.findIndex((l) => l.includes('"msg":"API listening"'));
+  return end < 0 ? lines : lines.slice(end);
 }
