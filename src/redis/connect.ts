@@ -38,14 +38,22 @@ export function connectRedis(url: string, options: ConnectOptions = {}): Redis {
   const target = parseRedisUrl(url);
   const connection = createClient(target, options);
   if (target.topology === "sentinel") {
-    followSwitches(url, target, connection, {
+    const watcherOptions: RedisOptions = {
       username: target.sentinelUsername ?? target.username,
       password: target.sentinelPassword ?? target.password,
       tls: target.tls ? tlsOptions(target) : undefined,
       family: target.family,
       retryStrategy: reconnectDelay,
       maxRetriesPerRequest: null,
-    });
+    };
+    const follow = (redis: Redis) => {
+      followSwitches(url, target, redis, watcherOptions);
+      // BullMQ opens its blocking connection with `duplicate()`: it must follow too.
+      const duplicate = redis.duplicate.bind(redis);
+      redis.duplicate = (override?: Partial<RedisOptions>) => follow(duplicate(override));
+      return redis;
+    };
+    follow(connection);
   }
   if (options.health) options.health.watch(connection, options.connectionName ?? "redis");
   else connection.on("error", () => {});

@@ -57,10 +57,36 @@ class SwitchListener {
     const master = `${host}:${port}`;
     if (master === this.lastMaster) return;
     this.lastMaster = master;
-    // Reconnecting asks the sentinels for the master; unanswered commands are sent again.
-    for (const connection of this.connections) connection.disconnect(true);
+    for (const connection of this.connections) moveToMaster(connection, host, Number(port));
   }
 }
+
+/**
+ * Reconnects `connection` if it is (or is about to be) on another master than `host:port`.
+ * Reconnecting asks the sentinels for the master; unanswered commands are sent again.
+ */
+function moveToMaster(connection: Redis, host: string, port: number): void {
+  switch (connection.status) {
+    case "ready":
+    case "connect":
+      connection.disconnect(true);
+      return;
+    case "connecting":
+      // Still asking the sentinels: cutting that short ends the connection for good (ioredis
+      // gives up with "Connection is closed" and status "end", found by the kill -9 drill).
+      // Let it finish, then move it if the answer it got was the old master.
+      connection.once("ready", () => {
+        const stream = connection.stream;
+        if (stream.remotePort !== port || !sameHost(stream.remoteAddress, host)) connection.disconnect(true);
+      });
+      return;
+    default:
+      // "wait", "close", "reconnecting": its next connect asks the sentinels. "end": closed by us.
+      return;
+  }
+}
+
+const sameHost = (address: string | undefined, host: string) => address === host || address === `::ffff:${host}`;
 
 const listeners = new Map<string, SwitchListener>();
 
