@@ -76,6 +76,8 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   const graph = new GraphTransport({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport });
   const gate = new Gate({
     limiter, sessions, promote, log, masterKey: settings.masterKey, observer: options.observer, transportKey,
+    // An SMTP pool queues sends on its connections; every Graph request is a slot of its own.
+    pooledConnections: (resolved) => (resolved.config.transport === "graph" ? 0 : transports.maxConnections(resolved)),
     waits: new WaitBook(services.redis, services.keys, { throttleMaxMs: settings.throttleMaxMs, breakerMaxWaitMs: settings.breakerMaxWaitMs }),
     retire: (resolved) => transports.retire(resolved),
   });

@@ -51,6 +51,11 @@ export function connectionOptions(resolved: ResolvedConfig, tuning: TransportTun
   };
 }
 
+/** Connections a config's pooled transport opens at most; further sends queue on them. */
+export function pooledConnections(resolved: ResolvedConfig, tuning: TransportTuning = {}): number {
+  return Math.min(tuning.maxConnections ?? 5, effectiveLimits(resolved.config).limits.maxConnections);
+}
+
 /** The pooled transport: connection options, pool sizes and credentials. `oauth` is required for OAuth configs. */
 export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuning = {}, oauth?: XOAuth2Auth): SMTPPool.Options {
   const { config } = resolved;
@@ -58,7 +63,7 @@ export function transportOptions(resolved: ResolvedConfig, tuning: TransportTuni
     ...connectionOptions(resolved, tuning),
     ...(tuning.blockPrivateTargets ? { getSocket: publicOnlyGetSocket(tuning.connectionTimeoutMs ?? 10_000, tuning.blockedAddress) } : {}),
     pool: true,
-    maxConnections: Math.min(tuning.maxConnections ?? 5, effectiveLimits(config).limits.maxConnections),
+    maxConnections: pooledConnections(resolved, tuning),
     maxMessages: tuning.maxMessages ?? 1000,
     disableFileAccess: true,
     disableUrlAccess: true,

@@ -10,7 +10,7 @@ import type { Stage } from "../errors.ts";
 import { DEFAULT_SEND_TIMEOUT_MS, sendTimeoutError } from "./send-deadline.ts";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
-import { transportOptions, type TransportTuning } from "./transport-options.ts";
+import { pooledConnections, transportOptions, type TransportTuning } from "./transport-options.ts";
 import type { XOAuth2 } from "./xoauth2.ts";
 import type { Socket } from "node:net";
 import { connectPublicOnly } from "../net/public-socket.ts";
@@ -104,6 +104,11 @@ export class TransportPool {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Connections the config's transport opens at most (sends beyond them queue on them). */
+  maxConnections(resolved: ResolvedConfig): number {
+    return pooledConnections(resolved, this.options);
   }
 
   /** Closes every transport of a project (its config changed or was deleted). */

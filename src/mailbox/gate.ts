@@ -2,7 +2,9 @@
 // day), throttling and the breaker of the config's mailbox. The transports know nothing of it.
 //   before(resolved, job) → a Ticket (send now) or a Wait (delay the job; it keeps its attempts)
 //   after(ticket, error?) → undefined (carry on), a Wait, or the error to fail with
-// A worker never sits on a slot: "no slot" is a Wait and the worker takes its next job.
+// A worker never sits on a slot: "no slot" is a Wait and the worker takes its next job. Once
+// a process holds as many slots as its pooled transport has connections, further sends queue
+// on those connections (as the bare transport does) and ask for no slot.
 // Hot path with limits that do not bind: one EVALSHA before; nothing after, unless the
 // mailbox has state to settle (an AIMD cap, breaker failures, a probe).
 import type { MasterKey } from "../crypto/master-key.ts";
@@ -32,6 +34,12 @@ export interface GateOptions {
   promote: Promote;
   /** The pooled transport key of a config (delivery/transport-pool.ts). */
   transportKey(resolved: ResolvedConfig): string;
+  /**
+   * Connections a config's transport opens at most while queueing further sends on them (an
+   * SMTP pool): once this process holds that many slots, a send needs no new one. 0: every
+   * send in flight needs a slot of its own (Graph requests). Default 0.
+   */
+  pooledConnections?(resolved: ResolvedConfig): number;
   /** Close a config's pooled connections (after a throttling reply). */
   retire(resolved: ResolvedConfig): void;
   observer?: GateObserver;
@@ -63,20 +71,20 @@ export class Gate {
   async before(resolved: ResolvedConfig, job: WaitingJob): Promise<Ticket | Wait> {
     const { mailbox, limits } = this.mailbox(resolved);
     const { sessions, limiter } = this.options;
-    const entry = sessions.entry(this.options.transportKey(resolved), mailbox, limits);
-    const claim = sessions.claim(entry);
+    const entry = sessions.entry(this.options.transportKey(resolved), mailbox, limits, this.options.pooledConnections?.(resolved) ?? 0);
+    const claim = await sessions.claim(entry);
     let result: AcquireResult;
     try {
       result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted });
     } catch (err) {
-      sessions.done(entry);
+      sessions.refused(entry, claim.holder);
       throw err;
     }
     if (result.ok) {
       sessions.granted(entry, claim.holder);
       return { resolved, mailbox, limits, entry, job, dirty: result.dirty, probe: result.probe, contended: result.contended };
     }
-    sessions.done(entry);
+    sessions.refused(entry, claim.holder);
     const failure = result.failure ? storedFailure(result.failure) : undefined;
     if (result.recorded) {
       // A limit of our own, or the day's quota: already recorded on the job by the acquire.
@@ -102,8 +110,8 @@ export class Gate {
   /** `error` undefined: sent. Never throws: a release that fails is left to slot expiry. */
   async after(ticket: Ticket, error?: DeliveryError): Promise<Wait | DeliveryError | undefined> {
     const { sessions, limiter, log, observer } = this.options;
-    sessions.done(ticket.entry, ticket.contended);
     const outcome = outcomeOf(error);
+    sessions.done(ticket.entry, ticket.contended, outcome === "ok" || outcome === "pass");
     if ((outcome === "ok" || outcome === "pass") && this.seenOpen.delete(ticket.mailbox.id)) observer?.breaker?.(ticket.mailbox.id, false);
     if (outcome === undefined || ((outcome === "ok" || outcome === "pass") && !ticket.dirty)) return undefined;
     let released;

@@ -5,11 +5,14 @@
 // - `held`: slots this process holds (holder ids in the mailbox's sorted set);
 // - `busy`: sends in flight (or about to be, once their acquire answers);
 // - `sockets`: connections open or opening.
-// Invariants: busy ≤ held once acquired, and sockets ≤ held (a connection is opened only
-// under a held slot: `admit` waits for a closing one to finish first). A send reuses a held
-// slot when busy < held (no slot round trip); otherwise it asks the limiter for a new one.
-// Slots beyond max(busy, sockets) are released at once, and released slots wake the jobs
-// that waited for them. Held slots are renewed every second (at most a third of their expiry); a process that
+// - `pooled`: connections the transport opens at most, queueing further sends on them (an
+//   SMTP pool); 0 when every send in flight is a session of its own (Graph requests).
+// Invariants: sockets ≤ held (a connection is opened only under a held slot: `admit` waits
+// for a closing one to finish first), and busy ≤ held once acquired until held reaches
+// `pooled`: from then on sends queue on the held connections. A send reuses a held slot when
+// busy < held or the pool is full (no slot round trip); otherwise it asks the limiter for a
+// new one. Slots beyond what the sends in flight and open sockets need are released at once,
+// and released slots wake the jobs that waited for them. Held slots are renewed every second (at most a third of their expiry); a process that
 // dies stops renewing and its slots expire.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../log.ts";
@@ -22,7 +25,15 @@ export interface SessionEntry {
   readonly mailbox: Mailbox;
   limits: EffectiveLimits;
   held: string[];
+  /** Connections of a pool that queues sends on them; 0: a slot per send in flight. */
+  pooled: number;
   busy: number;
+  /** Slot requests not answered yet. */
+  asking: number;
+  /** Sends waiting in this process for an answer or a send to finish, to decide again. */
+  readonly undecided: (() => void)[];
+  /** The latest send finished with the session working (sent, or refused after logging in). */
+  proven: boolean;
   sockets: number;
   /** Jobs were waiting for the mailbox's slots when we last looked. */
   contended: boolean;
@@ -53,36 +64,79 @@ export class Sessions {
     this.renewer = setInterval(() => void this.renewAll(), Math.max(50, Math.min(1000, Math.floor(options.limiter.slotTtlMs / 3)))).unref();
   }
 
-  entry(key: string, mailbox: Mailbox, limits: EffectiveLimits): SessionEntry {
+  entry(key: string, mailbox: Mailbox, limits: EffectiveLimits, pooled = 0): SessionEntry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, mailbox, limits, held: [], busy: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
+      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, undecided: [], proven: false, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
       this.entries.set(key, entry);
     }
     entry.limits = limits;
+    entry.pooled = pooled;
     return entry;
   }
 
-  /** Counts a send as busy now (before its acquire answers) and says whether it needs a new slot. */
-  claim(entry: SessionEntry): { needSlot: boolean; holder: string } {
-    const needSlot = entry.busy >= entry.held.length;
-    entry.busy++;
-    entry.lastUsed = Date.now();
-    return { needSlot, holder: needSlot ? `${this.process}:${++this.counter}` : "" };
+  /**
+   * Counts a send as busy (before its acquire answers) and says whether it needs a new slot:
+   * - a held slot is idle, or the pool's connections are all covered and the mailbox works:
+   *   no (the send queues on the pool, as the bare transport's would);
+   * - a pool's slot requests already cover its connections: wait for their answers (a burst
+   *   would otherwise ask for a slot per send, and the refused ones wait in Redis for nothing);
+   * - the pool is covered but no send has worked yet (a server refusing every login, say):
+   *   one send per connection, so the breaker hears of the failures before more are tried,
+   *   with a few in line here for the next free one;
+   * - otherwise: yes.
+   */
+  async claim(entry: SessionEntry): Promise<{ needSlot: boolean; holder: string }> {
+    for (;;) {
+      const held = entry.held.length;
+      const covered = entry.pooled > 0 && held >= entry.pooled;
+      const fits = entry.busy < held || (covered && entry.proven);
+      const asked = entry.pooled > 0 && entry.asking > 0 && held + entry.asking >= entry.pooled;
+      if (!fits && (asked || (covered && entry.undecided.length < entry.pooled))) {
+        await new Promise<void>((resolve) => entry.undecided.push(resolve));
+        continue;
+      }
+      entry.busy++;
+      entry.lastUsed = Date.now();
+      if (fits) return { needSlot: false, holder: "" };
+      entry.asking++;
+      return { needSlot: true, holder: `${this.process}:${++this.counter}` };
+    }
   }
 
   /** The acquire granted the claim; `holder` is the new slot, if one was taken. */
   granted(entry: SessionEntry, holder: string): void {
     if (holder) {
       entry.held.push(holder);
+      this.answered(entry);
       this.wakeAdmitting(entry);
     }
   }
 
-  /** The claimed send is over (sent, failed, or never admitted). */
-  done(entry: SessionEntry, contended = false): void {
+  /** The acquire refused the claim (or failed): the send is over. */
+  refused(entry: SessionEntry, holder: string): void {
+    if (holder) this.answered(entry);
+    this.done(entry);
+  }
+
+  private answered(entry: SessionEntry): void {
+    entry.asking--;
+    this.decideAgain(entry);
+  }
+
+  private decideAgain(entry: SessionEntry): void {
+    for (const wake of entry.undecided.splice(0)) wake();
+  }
+
+  /**
+   * The claimed send is over (sent, failed, or never admitted). `working`: it showed the
+   * session works (sent, or refused after logging in); false: it did not; absent: no verdict.
+   */
+  done(entry: SessionEntry, contended = false, working?: boolean): void {
     entry.busy = Math.max(0, entry.busy - 1);
     if (contended) entry.contended = true;
+    if (working !== undefined) entry.proven = working;
+    if (entry.undecided.length > 0) this.decideAgain(entry);
     if (entry.busy === 0 && entry.sockets === 0) this.trim(entry);
   }
 
@@ -137,9 +191,10 @@ export class Sessions {
   }
 
   private trim(entry: SessionEntry): void {
-    const keep = Math.max(entry.busy, entry.sockets);
+    const sends = entry.pooled > 0 ? Math.min(entry.busy, entry.pooled) : entry.busy;
+    const keep = Math.max(sends, entry.sockets);
     if (entry.held.length > keep) void this.release(entry, entry.held.splice(keep));
-    if (entry.held.length === 0 && entry.busy === 0 && entry.sockets === 0) this.entries.delete(entry.key);
+    if (entry.held.length === 0 && entry.busy === 0 && entry.sockets === 0 && entry.asking === 0 && entry.undecided.length === 0) this.entries.delete(entry.key);
   }
 
   private async release(entry: SessionEntry, holders: string[]): Promise<void> {

@@ -1,0 +1,58 @@
+// A connection limit counts connections, not sends: once a worker holds as many slots as its
+// pooled transport has connections, further sends queue on those connections, as the bare
+// nodemailer pool does, instead of bouncing through Redis as "waiting for a slot". Found by
+// the benchmark: with the default 10 connections and 20 jobs in flight, every other email went
+// to delayed and back (1.04 moveToDelayed per email, a third of the transport's throughput).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHarness, enqueue, putConfig, waitForJobState, type Harness } from "../helpers/harness.ts";
+import { startMailboxSmtp, type MailboxSmtp } from "../helpers/peers/mailbox-smtp.ts";
+
+let h: Harness;
+const servers: MailboxSmtp[] = [];
+
+before(async () => {
+  h = await createHarness("mailbox-pool", { env: { WORKER_CONCURRENCY: "20" } });
+});
+
+after(async () => {
+  await h?.close();
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+const config = (port: number, user: string, limits?: Record<string, number>) => ({
+  host: "localhost", port, secure: true, fromEmail: "status@acme.test", auth: { type: "password", username: user, password: "pw" }, ...(limits ? { limits } : {}),
+});
+
+async function slotWaits(): Promise<number> {
+  const body = (await h.app.inject({ method: "GET", url: "/metrics" })).body;
+  return Number(/^notify_job_waits_total\{reason="rate_limit"\} (\d+)/m.exec(body)?.[1] ?? 0);
+}
+
+for (const { name, limits, sessions } of [
+  { name: "the default limit (10 connections)", limits: undefined, sessions: 5 },
+  { name: "maxConnections 2", limits: { maxConnections: 2 }, sessions: 2 },
+]) {
+  test(`${name}, 20 jobs in flight, 120 emails: no job waits for a slot, at most ${sessions} sessions, each email once`, { timeout: 60_000 }, async (t) => {
+    const smtp = await startMailboxSmtp({ users: { u: "pw" }, dataDelayMs: 5 });
+    servers.push(smtp);
+    const projectId = `pool-${sessions}`;
+    await putConfig(h, projectId, config(smtp.port, "u", limits));
+    // Until one send has worked, a mailbox gets one send per connection (the breaker must
+    // hear of a server refusing every login before more are tried): the burst starts after.
+    const [first] = await enqueue(h, { type: "alert", projectId, to: ["first@example.com"], data: { alertId: "0", title: "t", state: "created", severity: "high" } });
+    await waitForJobState(h, first!, ["completed"], 10_000);
+    const before = await slotWaits();
+    const to = Array.from({ length: 120 }, (_, i) => `${projectId}-${i}@example.com`);
+    const ids = await enqueue(h, { type: "alert", projectId, to, data: { alertId: "1", title: "t", state: "created", severity: "high" } });
+    for (const id of ids) {
+      const job = await waitForJobState(h, id, ["completed"], 30_000);
+      assert.equal(job.attempts, 1);
+    }
+    assert.equal(smtp.accepted.length, 121);
+    assert.equal(new Set(smtp.accepted.flatMap((a) => a.to)).size, 121);
+    assert.ok(smtp.maxConnections <= sessions, `the server saw ${smtp.maxConnections} connections at once`);
+    assert.equal((await slotWaits()) - before, 0, "jobs went to delayed to wait for a slot");
+    t.diagnostic(`most sessions at once: ${smtp.maxConnections}`);
+  });
+}
