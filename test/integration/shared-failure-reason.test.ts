@@ -11,7 +11,8 @@ let h: Harness;
 let tokens: TestTokenServer;
 
 before(async () => {
-  h = await createHarness("shared-failure-reason", { env: { WORKER_CONCURRENCY: "20", JOB_ATTEMPTS: "1" } });
+  // A pool of 20 connections, so that all 20 jobs of the untried mailbox go at once.
+  h = await createHarness("shared-failure-reason", { env: { WORKER_CONCURRENCY: "20", JOB_ATTEMPTS: "1" }, delivery: { transport: { maxConnections: 20 } } });
   // Slow enough that all 20 jobs are waiting on the one request when it fails.
   tokens = await startTokenServer({ client: { id: "client-1", secret: "client-secret-value" }, delayMs: 500 });
   tokens.script.push({ status: 503, body: { error: "temporarily_unavailable" } });
