@@ -99,7 +99,7 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
     // waits out a Redis outage; only a shutdown past its grace gives up on it. The slot's
     // release goes out with the marker write, not after it.
     await Promise.all([
-      markers.set(id, result).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again")),
+      markers.markBeforeCompletion(id, result).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again")),
       // A slot left held (Redis away) is released by its expiry; it must not fail a sent email.
       ticket && gate?.after(ticket).catch((err: unknown) => log.warn({ jobId: id, err: { message: (err as Error).message } }, "could not release the mailbox slot; it expires by itself")),
     ]);

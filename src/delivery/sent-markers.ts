@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../keys.ts";
 import type { SendResult } from "../jobs/contracts.ts";
 import type { Logger } from "../log.ts";
-import { RECONNECT_MAX_MS } from "../redis.ts";
+import { isCluster, RECONNECT_MAX_MS } from "../redis.ts";
 import { ReplicaAckError, ReplicaAcks } from "../redis/replica-ack.ts";
 
 export interface SentMarkersOptions {
@@ -22,6 +22,12 @@ export interface SentMarkersOptions {
    * writes the marker again, to whichever master there is now. Default 0.
    */
   waitReplicas?: number;
+  /**
+   * The worker's BullMQ connection. With it (and no `waitReplicas`), `markBeforeCompletion`
+   * writes the marker on it in the same write as the job's completion that follows, which
+   * Redis then runs in that order: one round trip per email instead of two. Default none.
+   */
+  completion?: Redis;
 }
 
 /** One warn line per this long when markers cannot reach their replicas; debug in between. */
@@ -50,6 +56,28 @@ export class SentMarkers {
   async get(jobId: string): Promise<SendResult | null> {
     const raw = await this.redis.get(this.keys.sent(jobId));
     return raw ? (JSON.parse(raw) as SendResult) : null;
+  }
+
+  /**
+   * The marker of an email the server just accepted, written before the job's completion.
+   * With a `completion` connection (and no `waitReplicas`) it returns at once: the SET is
+   * corked into that connection's next write, so it reaches Redis together with, and ahead of,
+   * the completion BullMQ sends on the same connection; a completion can then never land
+   * without its marker. If that SET fails, the marker is written as `set()` does (retried until
+   * it lands). Otherwise it is `set()`, awaited.
+   */
+  markBeforeCompletion(jobId: string, result: SendResult): Promise<void> {
+    const connection = this.options.completion;
+    // A Cluster has no one stream to cork (the completion's node is its own business).
+    if (!connection || this.acks.enabled || isCluster(connection) || connection.status !== "ready") return this.set(jobId, result);
+    const stream = connection.stream;
+    stream.cork();
+    // After this tick's promise jobs: by then BullMQ has written the completion.
+    setImmediate(() => stream.uncork());
+    connection.set(this.keys.sent(jobId), JSON.stringify(result), "EX", this.ttlSeconds).catch(() =>
+      this.set(jobId, result).catch((err: unknown) => this.options.log?.warn({ jobId, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again")),
+    );
+    return Promise.resolve();
   }
 
   /**

@@ -87,9 +87,10 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   });
   await resolver.start();
 
-  const markers = options.markers ?? new SentMarkers(services.redis, services.keys, { log, waitReplicas: services.waitReplicas });
+  const connection = services.connect("worker");
+  const markers = options.markers ?? new SentMarkers(services.redis, services.keys, { log, waitReplicas: services.waitReplicas, completion: connection });
   const worker = createEmailWorker({
-    connection: services.connect("worker"),
+    connection,
     keys: services.keys,
     deps: { resolver, transports, xoauth2, markers, log, observer: options.observer, gate, graph },
     concurrency: settings.workerConcurrency,
