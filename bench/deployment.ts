@@ -37,9 +37,15 @@ export interface ConfigShape {
   limits?: Record<string, number>;
 }
 
-/** The PUT body of a project's SMTP config against the sink. */
+/**
+ * The PUT body of a project's SMTP config against the sink. Each index is its own mailbox (its
+ * own SMTP user and sender), as different customers' projects are: a mailbox's limits (10
+ * connections by default) are shared by every project that sends as it, and the bench
+ * measures the product, not that limit.
+ */
 export function configBody(ctx: Context, shape: ConfigShape, index: number): Record<string, unknown> {
-  let auth: Record<string, unknown> = { type: "password", username: SINK_USER, password: SINK_PASS };
+  const username = index === 0 ? SINK_USER : `${SINK_USER}-${index}`;
+  let auth: Record<string, unknown> = { type: "password", username, password: SINK_PASS };
   if (shape.auth === "oauth") {
     const clientId = `bench-client-${index}`;
     ctx.clients.set(clientId, ctx.clients.get(clientId) ?? randomBytes(16).toString("hex"));
@@ -51,7 +57,7 @@ export function configBody(ctx: Context, shape: ConfigShape, index: number): Rec
     // secure on port != 465: STARTTLS required; plain: AUTH in the clear, explicitly allowed.
     secure: shape.tls,
     ...(shape.tls ? {} : { allowInsecureAuth: true }),
-    fromEmail: FROM_EMAIL,
+    fromEmail: index === 0 ? FROM_EMAIL : FROM_EMAIL.replace("@", `-${index}@`),
     fromName: FROM_NAME,
     auth,
     ...(shape.limits ? { limits: shape.limits } : {}),

@@ -1,8 +1,9 @@
 // What bench/run.ts and its SMTP sink child (bench/sink.ts) say to each other over IPC.
 
-/** The only password credentials the sink accepts (PLAIN/LOGIN). */
+/** The password credentials the sink accepts (PLAIN/LOGIN): user `bench` or `bench-<n>`. */
 export const SINK_USER = "bench";
 export const SINK_PASS = "bench-pass";
+export const isSinkUser = (user: string | undefined) => user === SINK_USER || (user?.startsWith(`${SINK_USER}-`) ?? false);
 
 export type ToSink =
   /** First message: the TLS material for STARTTLS and the key XOAUTH2 tokens are checked with. */

@@ -12,7 +12,7 @@
 import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { verifyToken } from "./token-endpoint.ts";
-import { SINK_PASS, SINK_USER, type FromSink, type ToSink } from "./sink-protocol.ts";
+import { SINK_PASS, isSinkUser, type FromSink, type ToSink } from "./sink-protocol.ts";
 
 function send(message: FromSink): void {
   process.send?.(message);
@@ -53,7 +53,7 @@ function main(): void {
         callback();
       },
       onAuth(auth, _session, callback) {
-        const ok = auth.method === "XOAUTH2" ? verifyToken(tokenKey, auth.accessToken ?? "") !== null : auth.username === SINK_USER && auth.password === SINK_PASS;
+        const ok = auth.method === "XOAUTH2" ? verifyToken(tokenKey, auth.accessToken ?? "") !== null : isSinkUser(auth.username) && auth.password === SINK_PASS;
         if (ok) return callback(null, { user: auth.username });
         refusedLogins++;
         return callback(Object.assign(new Error("5.7.8 Authentication credentials invalid"), { responseCode: 535 }));
