@@ -5,7 +5,8 @@
 // A worker never sits on a slot: "no slot" is a Wait and the worker takes its next job. Once
 // a process holds as many slots as its pooled transport has connections, further sends queue
 // on those connections (as the bare transport does) and ask for no slot.
-// Hot path with limits that do not bind: one EVALSHA before; nothing after, unless the
+// Hot path with limits that do not bind: one EVALSHA before (none, for a quarter second after
+// a clean answer, on a mailbox without a rate or daily limit); nothing after, unless the
 // mailbox has state to settle (an AIMD cap, breaker failures, a probe).
 import type { MasterKey } from "../crypto/master-key.ts";
 import { DeliveryError } from "../errors.ts";
@@ -60,6 +61,14 @@ export interface Ticket {
 /** A breaker-class failure before the breaker opens: retry soon, a second more each time. */
 const BREAKER_RETRY_MS = 1000;
 
+/**
+ * How long a clean answer from the limiter (no breaker, throttle, quota or waiters) lets this
+ * process's sends on slots it holds skip asking again, for a mailbox with no rate or daily
+ * limit: the most that a breaker or throttle pause set by another replica goes unseen here.
+ * Sends in that window that meet the trouble themselves wait for it as usual.
+ */
+export const CLEAR_ANSWER_MS = 250;
+
 export class Gate {
   private readonly mailboxes = new WeakMap<ResolvedConfig, { mailbox: Mailbox; limits: EffectiveLimits }>();
   /** Mailboxes this process reported open (metric), until it sees one of their sends succeed. */
@@ -73,6 +82,9 @@ export class Gate {
     const { sessions, limiter } = this.options;
     const entry = sessions.entry(this.options.transportKey(resolved), mailbox, limits, this.options.pooledConnections?.(resolved) ?? 0);
     const claim = await sessions.claim(entry);
+    if (!claim.needSlot && job.attemptsStarted <= 1 && entry.clearUntil > Date.now()) {
+      return { resolved, mailbox, limits, entry, job, dirty: false, probe: false, contended: false };
+    }
     let result: AcquireResult;
     try {
       result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted });
@@ -82,6 +94,8 @@ export class Gate {
     }
     if (result.ok) {
       sessions.granted(entry, claim.holder);
+      const counted = limits.messagesPerMinute !== undefined || limits.messagesPerDay !== undefined;
+      entry.clearUntil = result.dirty || result.probe || result.contended || counted ? 0 : Date.now() + CLEAR_ANSWER_MS;
       return { resolved, mailbox, limits, entry, job, dirty: result.dirty, probe: result.probe, contended: result.contended };
     }
     sessions.refused(entry, claim.holder);
@@ -111,6 +125,7 @@ export class Gate {
   async after(ticket: Ticket, error?: DeliveryError): Promise<Wait | DeliveryError | undefined> {
     const { sessions, limiter, log, observer } = this.options;
     const outcome = outcomeOf(error);
+    if (error) ticket.entry.clearUntil = 0;
     sessions.done(ticket.entry, ticket.contended, outcome === "ok" || outcome === "pass");
     if ((outcome === "ok" || outcome === "pass") && this.seenOpen.delete(ticket.mailbox.id)) observer?.breaker?.(ticket.mailbox.id, false);
     if (outcome === undefined || ((outcome === "ok" || outcome === "pass") && !ticket.dirty)) return undefined;

@@ -34,6 +34,12 @@ export interface SessionEntry {
   readonly undecided: (() => void)[];
   /** The latest send finished with the session working (sent, or refused after logging in). */
   proven: boolean;
+  /**
+   * Until then (ms), a first-run send that needs no new slot skips the acquire: when last
+   * asked, the mailbox had no breaker, throttle, quota or slot waiters, and it has no rate or
+   * daily limit to count. 0: ask. (A failure, or waiters seen by the renewal, reset it.)
+   */
+  clearUntil: number;
   sockets: number;
   /** Jobs were waiting for the mailbox's slots when we last looked. */
   contended: boolean;
@@ -67,7 +73,7 @@ export class Sessions {
   entry(key: string, mailbox: Mailbox, limits: EffectiveLimits, pooled = 0): SessionEntry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, undecided: [], proven: false, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
+      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, undecided: [], proven: false, clearUntil: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
       this.entries.set(key, entry);
     }
     entry.limits = limits;
@@ -214,7 +220,10 @@ export class Sessions {
       const waiting = await this.options.limiter.renew(entries.map((e) => ({ mailbox: e.mailbox, holders: e.held })));
       entries.forEach((entry, i) => {
         entry.contended = (waiting[i] ?? 0) > 0;
-        if (entry.contended) this.giveBack(entry);
+        if (entry.contended) {
+          entry.clearUntil = 0;
+          this.giveBack(entry);
+        }
         this.trim(entry);
       });
     } catch (err) {

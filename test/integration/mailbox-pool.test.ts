@@ -7,6 +7,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHarness, enqueue, putConfig, waitForJobState, type Harness } from "../helpers/harness.ts";
 import { startMailboxSmtp, type MailboxSmtp } from "../helpers/peers/mailbox-smtp.ts";
+import { Limiter } from "../../src/mailbox/limiter.ts";
+import { mailboxOf } from "../../src/mailbox/mailbox.ts";
+import { CLEAR_ANSWER_MS } from "../../src/mailbox/gate.ts";
+import { DeliveryError } from "../../src/errors.ts";
 
 let h: Harness;
 const servers: MailboxSmtp[] = [];
@@ -56,3 +60,37 @@ for (const { name, limits, sessions } of [
     t.diagnostic(`most sessions at once: ${smtp.maxConnections}`);
   });
 }
+
+test("a throttle pause another replica sets is honoured here within a quarter second, though clean sends skip the acquire", { timeout: 60_000 }, async (t) => {
+  const smtp = await startMailboxSmtp({ users: { p: "pw" } });
+  servers.push(smtp);
+  const projectId = "pool-paused";
+  await putConfig(h, projectId, config(smtp.port, "p"));
+  const data = { alertId: "1", title: "t", state: "created", severity: "high" };
+  const [first] = await enqueue(h, { type: "alert", projectId, to: ["first@example.com"], data });
+  await waitForJobState(h, first!, ["completed"], 10_000);
+
+  // A steady trickle, one email every 10 ms; halfway, "another replica" meets a throttling reply.
+  const ids: string[] = [];
+  const paced = (async () => {
+    for (let i = 0; i < 150; i++) {
+      ids.push(...(await enqueue(h, { type: "alert", projectId, to: [`trickle-${i}@example.com`], data })));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 600));
+  const resolved = (await h.delivery!.resolver.resolve(projectId))!;
+  const limiter = new Limiter(h.services.redis, h.services.keys);
+  const failure = new DeliveryError("421 4.7.0 Try again later", { stage: "send", permanent: false, code: "throttled" });
+  const paused = await limiter.release(mailboxOf(resolved.config, h.settings.masterKey), { outcome: "throttle", maxConnections: 10, retryAfterMs: 2000, failure: JSON.stringify(failure.toJSON()) });
+  const pausedAt = Date.now();
+  assert.equal(paused.status, "throttled");
+  await paced;
+  for (const id of ids) await waitForJobState(h, id, ["completed"], 30_000);
+
+  const during = smtp.accepted.filter((a) => a.at > pausedAt + CLEAR_ANSWER_MS + 100 && a.at < pausedAt + 1900);
+  assert.deepEqual(during.map((a) => a.to), [], "sent while the mailbox was paused");
+  assert.ok(smtp.accepted.some((a) => a.at < pausedAt), "nothing was sent before the pause");
+  assert.equal(smtp.accepted.length, 151);
+  t.diagnostic(`last send after the pause began: +${Math.max(...smtp.accepted.filter((a) => a.at >= pausedAt && a.at < pausedAt + 1900).map((a) => a.at - pausedAt), 0)} ms`);
+});
