@@ -14,6 +14,7 @@ import { pooledConnections, transportOptions, type TransportTuning } from "./tra
 import type { XOAuth2 } from "./xoauth2.ts";
 import type { Socket } from "node:net";
 import { connectPublicOnly } from "../net/public-socket.ts";
+import { precomposed, sendPrecomposed } from "./precomposed-send.ts";
 
 export type PooledTransport = Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
 
@@ -90,13 +91,15 @@ export class TransportPool {
       stage = stuckStage(transport, controller.signal);
       controller.abort();
     }, ms);
+    const ready = precomposed(mail);
+    const sendOn = (pooled: PooledTransport) => (ready ? sendPrecomposed(pooled, ready, controller.signal) : pooled.sendMail({ ...mail, signal: controller.signal }));
     try {
       try {
-        return await transport.sendMail({ ...mail, signal: controller.signal });
+        return await sendOn(transport);
       } catch (err) {
         if (stage || !(err instanceof Error) || err.message !== "Connection pool was closed") throw err;
         transport = this.get(resolved);
-        return await transport.sendMail({ ...mail, signal: controller.signal });
+        return await sendOn(transport);
       }
     } catch (err) {
       if (stage) throw sendTimeoutError(stage, ms);
