@@ -92,13 +92,31 @@ export function composeMessage(input: ComposeInput, now: Date = new Date()): Com
     `Content-Type: multipart/alternative; boundary="${boundary}"`,
     "",
     `--${boundary}`,
-    ...part("text/plain", input.text),
+    ...encodedPart("text/plain", input.text),
     `--${boundary}`,
-    ...part("text/html", input.html),
+    ...encodedPart("text/html", input.html),
     `--${boundary}--`,
     "",
   ];
   return { raw: Buffer.from(lines.join("\r\n"), "utf8"), messageId, envelope: { from: input.from.address, to: [input.to] } };
+}
+
+// Encoded parts by body, for each part type: a fan-out sends one body to many recipients, and
+// templates/render-cache.ts hands out the very same body strings, so the lookup is cheap. A
+// bounded memo of a pure function: what it returns never depends on what was cached.
+const PART_CACHE_SIZE = 64;
+const encodedParts = new Map<string, Map<string, readonly string[]>>();
+
+function encodedPart(type: "text/plain" | "text/html", body: string): readonly string[] {
+  let byBody = encodedParts.get(type);
+  if (!byBody) encodedParts.set(type, (byBody = new Map()));
+  let lines = byBody.get(body);
+  if (!lines) {
+    lines = Object.freeze(part(type, body));
+    byBody.set(body, lines);
+    if (byBody.size > PART_CACHE_SIZE) byBody.delete(byBody.keys().next().value!);
+  }
+  return lines;
 }
 
 function part(type: string, body: string): string[] {

@@ -7,6 +7,7 @@ import type { ConfigResolver } from "../smtp-config/resolver.ts";
 import type { ResolvedConfig } from "../smtp-config/model.ts";
 import type { Logger } from "../log.ts";
 import { renderEmail } from "../templates/index.ts";
+import type { RenderCache } from "../templates/render-cache.ts";
 import { toMessage } from "./message.ts";
 import { checkJobData } from "../jobs/validate.ts";
 import { SealError } from "../crypto/seal.ts";
@@ -42,6 +43,8 @@ export interface DeliverDeps {
   gate?: Gate;
   /** Needed for `transport: "graph"` configs. */
   graph?: GraphTransport;
+  /** Renders each distinct email once (a fan-out's many jobs share one); absent: every job renders. */
+  renderer?: RenderCache;
 }
 
 export type EmailJob = Job<EmailJobData, SendResult>;
@@ -114,9 +117,9 @@ export function createDeliverer(deps: DeliverDeps): (job: EmailJob) => Promise<S
  * Renders and sends one email with a resolved config. For OAuth configs the token is fetched
  * first (so its errors keep the "token" stage), and a 535 gets one retry with a fresh token.
  */
-export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2" | "graph">, resolved: ResolvedConfig, data: EmailJobData): Promise<SendResult> {
+export async function sendEmail(deps: Pick<DeliverDeps, "transports" | "xoauth2" | "graph" | "renderer">, resolved: ResolvedConfig, data: EmailJobData): Promise<SendResult> {
   const { config } = resolved;
-  const email = renderEmail(data);
+  const email = deps.renderer ? deps.renderer.render(data) : renderEmail(data);
   const message = toMessage(config, data.to, email);
   // The one place the transport is chosen: the same composed message goes either way.
   if (config.transport === "graph") return sendViaGraph(deps.graph, deps.xoauth2, resolved, message);

@@ -8,6 +8,7 @@ import { defaultServerConfig } from "../smtp-config/default-server.ts";
 import { TransportPool, transportKey, type TransportPoolOptions } from "./transport-pool.ts";
 import { Limiter, type LimiterOptions } from "../mailbox/limiter.ts";
 import { Sessions } from "../mailbox/sessions.ts";
+import { RenderCache } from "../templates/render-cache.ts";
 import { Gate } from "../mailbox/gate.ts";
 import { createPromoter } from "../mailbox/promote.ts";
 import { WaitBook } from "./wait.ts";
@@ -92,7 +93,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   const worker = createEmailWorker({
     connection,
     keys: services.keys,
-    deps: { resolver, transports, xoauth2, markers, log, observer: options.observer, gate, graph },
+    deps: { resolver, transports, xoauth2, markers, log, observer: options.observer, gate, graph, renderer: new RenderCache() },
     concurrency: settings.workerConcurrency,
     backoff: { baseMs: settings.backoffMs, maxMs: settings.backoffMaxMs },
     log,
