@@ -2,9 +2,9 @@
 // day), throttling and the breaker of the config's mailbox. The transports know nothing of it.
 //   before(resolved, job) → a Ticket (send now) or a Wait (delay the job; it keeps its attempts)
 //   after(ticket, error?) → undefined (carry on), a Wait, or the error to fail with
-// A worker never sits on a slot: "no slot" is a Wait and the worker takes its next job. Once
-// a process holds as many slots as its pooled transport has connections, further sends queue
-// on those connections (as the bare transport does) and ask for no slot.
+// A worker never sits on a slot for long: once its process holds as many slots as its pool
+// has connections, a send waits here up to 100 ms for one of them (sessions.ts), and beyond
+// that "no slot" is a Wait and the worker takes its next job.
 // Hot path with limits that do not bind: one EVALSHA before (none, for a quarter second after
 // a clean answer, on a mailbox without a rate or daily limit); nothing after, unless the
 // mailbox has state to settle (an AIMD cap, breaker failures, a probe).
@@ -126,7 +126,7 @@ export class Gate {
     const { sessions, limiter, log, observer } = this.options;
     const outcome = outcomeOf(error);
     if (error) ticket.entry.clearUntil = 0;
-    sessions.done(ticket.entry, ticket.contended, outcome === "ok" || outcome === "pass");
+    sessions.done(ticket.entry, ticket.contended);
     if ((outcome === "ok" || outcome === "pass") && this.seenOpen.delete(ticket.mailbox.id)) observer?.breaker?.(ticket.mailbox.id, false);
     if (outcome === undefined || ((outcome === "ok" || outcome === "pass") && !ticket.dirty)) return undefined;
     let released;

@@ -5,15 +5,17 @@
 // - `held`: slots this process holds (holder ids in the mailbox's sorted set);
 // - `busy`: sends in flight (or about to be, once their acquire answers);
 // - `sockets`: connections open or opening.
-// - `pooled`: connections the transport opens at most, queueing further sends on them (an
-//   SMTP pool); 0 when every send in flight is a session of its own (Graph requests).
+// - `pooled`: connections the transport opens at most (an SMTP pool); 0 when every send in
+//   flight is a session of its own (Graph requests).
 // Invariants: sockets ≤ held (a connection is opened only under a held slot: `admit` waits
-// for a closing one to finish first), and busy ≤ held once acquired until held reaches
-// `pooled`: from then on sends queue on the held connections. A send reuses a held slot when
-// busy < held or the pool is full (no slot round trip); otherwise it asks the limiter for a
-// new one. Slots beyond what the sends in flight and open sockets need are released at once,
-// and released slots wake the jobs that waited for them. Held slots are renewed every second (at most a third of their expiry); a process that
-// dies stops renewing and its slots expire.
+// for a closing one to finish first), and busy ≤ held once acquired. A send reuses a held
+// slot when busy < held (no slot round trip). When this process's slots already cover its
+// pool's connections, or its requests for more would, a send waits in line here, up to
+// QUEUE_WAIT_MS, for one of them to be free instead of asking Redis for a slot the pool
+// could not use anyway; only after that does it ask (and, refused, wait in Redis). Slots
+// beyond max(busy, sockets) are released at once, and released slots wake the jobs that
+// waited for them. Held slots are renewed every second (at most a third of their expiry); a
+// process that dies stops renewing and its slots expire.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../log.ts";
 import type { Mailbox } from "./mailbox.ts";
@@ -25,15 +27,19 @@ export interface SessionEntry {
   readonly mailbox: Mailbox;
   limits: EffectiveLimits;
   held: string[];
-  /** Connections of a pool that queues sends on them; 0: a slot per send in flight. */
+  /** Connections of its pool; 0: not a pool (a slot per send in flight). */
   pooled: number;
   busy: number;
   /** Slot requests not answered yet. */
   asking: number;
-  /** Sends waiting in this process for an answer or a send to finish, to decide again. */
-  readonly undecided: (() => void)[];
-  /** The latest send finished with the session working (sent, or refused after logging in). */
-  proven: boolean;
+  /** Sends waiting in this process for a held slot to be free, or for an answer. */
+  readonly line: ((handed: boolean) => void)[];
+  /** Time between two sends finishing while every held slot was busy (moving average, ms; 0: not seen yet). */
+  gapMs: number;
+  /** performance.now() when a send last finished (0: none since the entry was last idle). */
+  lastDoneAt: number;
+  /** performance.now() when the entry last went from idle to busy. */
+  busySince: number;
   /**
    * Until then (ms), a first-run send that needs no new slot skips the acquire: when last
    * asked, the mailbox had no breaker, throttle, quota or slot waiters, and it has no rate or
@@ -59,6 +65,16 @@ export interface SessionsOptions {
   admitTimeoutMs?: number;
 }
 
+/**
+ * How long a send waits in this process for one of its pool's connections (held slots) to be
+ * free before it asks for another slot, and, refused, waits in Redis instead. It only joins
+ * the line when, at the pace the mailbox's sends have been finishing, its turn comes within
+ * this bound. So a fast mailbox's pool takes a worker's whole concurrency, as the bare
+ * transport's would, while a slow mailbox holds at most its `maxConnections` of a worker's
+ * job slots and never starves other projects.
+ */
+export const QUEUE_WAIT_MS = 200;
+
 export class Sessions {
   private readonly entries = new Map<string, SessionEntry>();
   private readonly process = randomBytes(6).toString("base64url");
@@ -73,7 +89,7 @@ export class Sessions {
   entry(key: string, mailbox: Mailbox, limits: EffectiveLimits, pooled = 0): SessionEntry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, undecided: [], proven: false, clearUntil: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
+      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, line: [], gapMs: 0, lastDoneAt: 0, busySince: 0, clearUntil: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
       this.entries.set(key, entry);
     }
     entry.limits = limits;
@@ -83,29 +99,42 @@ export class Sessions {
 
   /**
    * Counts a send as busy (before its acquire answers) and says whether it needs a new slot:
-   * - a held slot is idle, or the pool's connections are all covered and the mailbox works:
-   *   no (the send queues on the pool, as the bare transport's would);
-   * - a pool's slot requests already cover its connections: wait for their answers (a burst
-   *   would otherwise ask for a slot per send, and the refused ones wait in Redis for nothing);
-   * - the pool is covered but no send has worked yet (a server refusing every login, say):
-   *   one send per connection, so the breaker hears of the failures before more are tried,
-   *   with a few in line here for the next free one;
-   * - otherwise: yes.
+   * not when a held slot is free; otherwise, when the slots held (or asked for) cover the
+   * pool's connections, only after waiting in line up to QUEUE_WAIT_MS for one to be free.
+   * (A burst would otherwise ask for a slot per send, and the refused ones wait in Redis for
+   * nothing; and a server refusing every login meets one send per connection at a time, so
+   * the breaker hears of the failures before more are tried.)
    */
   async claim(entry: SessionEntry): Promise<{ needSlot: boolean; holder: string }> {
+    let deadline = 0;
     for (;;) {
       const held = entry.held.length;
-      const covered = entry.pooled > 0 && held >= entry.pooled;
-      const fits = entry.busy < held || (covered && entry.proven);
-      const asked = entry.pooled > 0 && entry.asking > 0 && held + entry.asking >= entry.pooled;
-      if (!fits && (asked || (covered && entry.undecided.length < entry.pooled))) {
-        await new Promise<void>((resolve) => entry.undecided.push(resolve));
+      if (entry.busy < held) {
+        if (entry.busy === 0) entry.busySince = performance.now();
+        entry.busy++;
+        entry.lastUsed = Date.now();
+        return { needSlot: false, holder: "" };
+      }
+      if (entry.pooled > 0 && entry.asking > 0 && held + entry.asking >= entry.pooled) {
+        // The answers come within a round trip.
+        if (await this.inLine(entry)) return { needSlot: false, holder: "" };
         continue;
       }
+      // In line only when its turn should come within the bound, at the pace sends have been
+      // finishing (or no faster than the time without one): a slow mailbox asks at once.
+      const now = performance.now();
+      const pace = Math.max(entry.gapMs, now - (entry.lastDoneAt || entry.busySince));
+      if (entry.pooled > 0 && held >= entry.pooled && (deadline > 0 || (entry.line.length + 1) * pace <= QUEUE_WAIT_MS)) {
+        deadline ||= now + QUEUE_WAIT_MS;
+        if (now < deadline) {
+          if (await this.inLine(entry, deadline - now)) return { needSlot: false, holder: "" };
+          continue;
+        }
+      }
+      if (entry.busy === 0) entry.busySince = now;
       entry.busy++;
-      entry.lastUsed = Date.now();
-      if (fits) return { needSlot: false, holder: "" };
       entry.asking++;
+      entry.lastUsed = Date.now();
       return { needSlot: true, holder: `${this.process}:${++this.counter}` };
     }
   }
@@ -127,22 +156,51 @@ export class Sessions {
 
   private answered(entry: SessionEntry): void {
     entry.asking--;
-    this.decideAgain(entry);
-  }
-
-  private decideAgain(entry: SessionEntry): void {
-    for (const wake of entry.undecided.splice(0)) wake();
+    // Slots changed: everyone in line decides again.
+    for (const wake of entry.line.splice(0)) wake(false);
   }
 
   /**
-   * The claimed send is over (sent, failed, or never admitted). `working`: it showed the
-   * session works (sent, or refused after logging in); false: it did not; absent: no verdict.
+   * Waits in line. Resolves true when handed a held slot by a send that finished (it counts
+   * as busy already), false when it should decide again (an answer came) or after `ms`.
    */
-  done(entry: SessionEntry, contended = false, working?: boolean): void {
-    entry.busy = Math.max(0, entry.busy - 1);
+  private inLine(entry: SessionEntry, ms?: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const wake = (handed: boolean) => {
+        clearTimeout(timer);
+        resolve(handed);
+      };
+      entry.line.push(wake);
+      if (ms !== undefined) {
+        timer = setTimeout(() => {
+          const i = entry.line.indexOf(wake);
+          if (i >= 0) entry.line.splice(i, 1);
+          resolve(false);
+        }, ms);
+      }
+    });
+  }
+
+  /** The claimed send is over (sent, failed, or never admitted). */
+  done(entry: SessionEntry, contended = false): void {
     if (contended) entry.contended = true;
-    if (working !== undefined) entry.proven = working;
-    if (entry.undecided.length > 0) this.decideAgain(entry);
+    const now = performance.now();
+    if (entry.lastDoneAt > 0 && entry.busy >= entry.held.length && entry.line.length > 0) {
+      const gap = now - entry.lastDoneAt;
+      entry.gapMs = entry.gapMs > 0 ? entry.gapMs + (gap - entry.gapMs) / 8 : gap;
+    }
+    entry.lastDoneAt = now;
+    // Its slot goes straight to the first in line, which counts as busy in its place.
+    const next = entry.line.shift();
+    if (next) {
+      entry.lastUsed = Date.now();
+      next(true);
+      return;
+    }
+    entry.busy = Math.max(0, entry.busy - 1);
+    // Idle: the next gap would measure the pause, not the pace.
+    if (entry.busy === 0) entry.lastDoneAt = 0;
     if (entry.busy === 0 && entry.sockets === 0) this.trim(entry);
   }
 
@@ -197,10 +255,9 @@ export class Sessions {
   }
 
   private trim(entry: SessionEntry): void {
-    const sends = entry.pooled > 0 ? Math.min(entry.busy, entry.pooled) : entry.busy;
-    const keep = Math.max(sends, entry.sockets);
+    const keep = Math.max(entry.busy, entry.sockets);
     if (entry.held.length > keep) void this.release(entry, entry.held.splice(keep));
-    if (entry.held.length === 0 && entry.busy === 0 && entry.sockets === 0 && entry.asking === 0 && entry.undecided.length === 0) this.entries.delete(entry.key);
+    if (entry.held.length === 0 && entry.busy === 0 && entry.sockets === 0 && entry.asking === 0 && entry.line.length === 0) this.entries.delete(entry.key);
   }
 
   private async release(entry: SessionEntry, holders: string[]): Promise<void> {

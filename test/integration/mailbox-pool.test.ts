@@ -94,3 +94,28 @@ test("a throttle pause another replica sets is honoured here within a quarter se
   assert.equal(smtp.accepted.length, 151);
   t.diagnostic(`last send after the pause began: +${Math.max(...smtp.accepted.filter((a) => a.at >= pausedAt && a.at < pausedAt + 1900).map((a) => a.at - pausedAt), 0)} ms`);
 });
+
+test("a slow mailbox does not queue its jobs in the worker: another project's email goes at once", { timeout: 90_000 }, async (t) => {
+  const slow = await startMailboxSmtp({ users: { s: "pw" }, dataDelayMs: 1500 });
+  const fast = await startMailboxSmtp({ users: { f: "pw" } });
+  servers.push(slow, fast);
+  await putConfig(h, "pool-slow", config(slow.port, "s"));
+  await putConfig(h, "pool-fast", config(fast.port, "f"));
+  const data = { alertId: "1", title: "t", state: "created", severity: "high" };
+  // Proven, and known to be slow.
+  const [first] = await enqueue(h, { type: "alert", projectId: "pool-slow", to: ["first@example.com"], data });
+  await waitForJobState(h, first!, ["completed"], 10_000);
+
+  const slowIds = await enqueue(h, { type: "alert", projectId: "pool-slow", to: Array.from({ length: 40 }, (_, i) => `slow-${i}@example.com`), data });
+  await new Promise((r) => setTimeout(r, 500));
+  const active = await h.services.producer.queue.getJobCounts("active");
+  const started = Date.now();
+  const [other] = await enqueue(h, { type: "alert", projectId: "pool-fast", to: ["other@example.com"], data });
+  await waitForJobState(h, other!, ["completed"], 10_000);
+  const otherMs = Date.now() - started;
+  assert.ok(otherMs < 1000, `the other project's email took ${otherMs} ms`);
+  assert.ok(slow.maxConnections <= 5);
+  for (const id of slowIds) await waitForJobState(h, id, ["completed"], 60_000);
+  assert.equal(new Set(slow.accepted.flatMap((a) => a.to)).size, 41);
+  t.diagnostic(`slow mailbox: ${active.active} jobs active half a second in (10 sending, the rest on their way to delayed); the other project's email took ${otherMs} ms`);
+});
