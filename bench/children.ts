@@ -165,7 +165,8 @@ export function startWorker(settings: WorkerSettings, abort: AbortController): W
       NOTIFY_ADMIN_TOKEN: randomBytes(24).toString("hex"),
       NOTIFY_ALLOW_PRIVATE_TARGETS: "true",
       NODE_EXTRA_CA_CERTS: settings.caFile,
-      LOG_LEVEL: "warn",
+      // What production runs by default: one info line per delivered email.
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
       NODE_ENV: "production",
       WORKER_CONCURRENCY: String(CONCURRENCY),
     },
