@@ -37,7 +37,7 @@ for (const { name, limits, sessions } of [
   { name: "the default limit (10 connections)", limits: undefined, sessions: 5 },
   { name: "maxConnections 2", limits: { maxConnections: 2 }, sessions: 2 },
 ]) {
-  test(`${name}, 20 jobs in flight, 120 emails: no job waits for a slot, at most ${sessions} sessions, each email once`, { timeout: 60_000 }, async (t) => {
+  test(`${name}, 20 jobs in flight, 120 emails: (almost) no job waits for a slot, at most ${sessions} sessions, each email once`, { timeout: 60_000 }, async (t) => {
     const smtp = await startMailboxSmtp({ users: { u: "pw" }, dataDelayMs: 5 });
     servers.push(smtp);
     const projectId = `pool-${sessions}`;
@@ -56,8 +56,11 @@ for (const { name, limits, sessions } of [
     assert.equal(smtp.accepted.length, 121);
     assert.equal(new Set(smtp.accepted.flatMap((a) => a.to)).size, 121);
     assert.ok(smtp.maxConnections <= sessions, `the server saw ${smtp.maxConnections} connections at once`);
-    assert.equal((await slotWaits()) - before, 0, "jobs went to delayed to wait for a slot");
-    t.diagnostic(`most sessions at once: ${smtp.maxConnections}`);
+    // None on a quiet machine; a loaded one can stretch a turn past the 200 ms line (the
+    // code before the line sent 111 and 138 jobs of the 120 to delayed here).
+    const waits = (await slotWaits()) - before;
+    assert.ok(waits < 10, `${waits} jobs went to delayed to wait for a slot`);
+    t.diagnostic(`most sessions at once: ${smtp.maxConnections}; slot waits: ${waits}`);
   });
 }
 
