@@ -9,7 +9,7 @@ import { loadavg } from "node:os";
 import { makeCerts } from "./certs.ts";
 import { startRedis } from "./redis-server.ts";
 import { startTokenEndpoint } from "./token-endpoint.ts";
-import { Sink, stopChild } from "./children.ts";
+import { Sink, buildWorker, stopChild } from "./children.ts";
 import { SIZES, recipients, round } from "./config.ts";
 import { configBody, Deployment, type Context } from "./deployment.ts";
 import { procCpuSeconds } from "./cpu.ts";
@@ -34,6 +34,7 @@ async function side(ctx: Context, env: Record<string, string>): Promise<{ dep: D
 }
 
 const abort = new AbortController();
+buildWorker();
 const certs = makeCerts();
 const redis = await startRedis((err) => abort.abort(err));
 const tokens = await startTokenEndpoint(certs, new Map());

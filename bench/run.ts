@@ -5,8 +5,9 @@
 // and XOAUTH2; bodies discarded), an HTTPS token endpoint (bench/token-endpoint.ts: client
 // credentials, opaque tokens, expires_in 60), a redis-server on a free port with no
 // persistence (bench/redis-server.ts: its INFO counts our traffic only), and the product's
-// worker processes as production runs them (workers/email-worker.ts, NODE_ENV=production,
-// NOTIFY_ALLOW_PRIVATE_TARGETS=true, NODE_EXTRA_CA_CERTS = the bench CA).
+// worker processes as production runs them (the image's `node dist/workers/email-worker.js`,
+// built first; NODE_ENV=production, LOG_LEVEL=info, NOTIFY_ALLOW_PRIVATE_TARGETS=true,
+// NODE_EXTRA_CA_CERTS = the bench CA).
 //
 // Phases (bench/phases/):
 //   1. transport.ts   ceiling and transport ceiling, plain and STARTTLS; the naive peer;
@@ -22,6 +23,7 @@
 // BENCH_PACED_SECONDS, BENCH_BLAST, BENCH_BACKLOG, BENCH_REDIS_COST_COUNT, BENCH_CONFIGS (see
 // bench/config.ts), BENCH_CONCURRENCY (the workers' WORKER_CONCURRENCY, default 20),
 // BENCH_CEILING_INFLIGHT (sendMail calls in flight for the ceilings, default 50),
+// BENCH_WORKER=source (workers from the TypeScript sources through tsx, as `npm run worker`),
 // BENCH_WORKER_NODE_ARGS (extra node flags for the workers, e.g.
 // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them), BENCH_ONLY (comma-separated phases
 // or prefixes: product.plain, product, ceiling, naive, latency, backlog, redis-cost; default all).
@@ -29,7 +31,7 @@ import { loadavg } from "node:os";
 import { makeCerts, type BenchCerts } from "./certs.ts";
 import { startRedis, type BenchRedis } from "./redis-server.ts";
 import { startTokenEndpoint, type TokenEndpoint } from "./token-endpoint.ts";
-import { Sink, stopChild } from "./children.ts";
+import { Sink, buildWorker, stopChild } from "./children.ts";
 import { CONCURRENCY, QUICK, SIZES } from "./config.ts";
 import type { Context, Deployment } from "./deployment.ts";
 import { runRound, wanted, wantsRounds, type RoundResult } from "./round.ts";
@@ -52,6 +54,8 @@ async function main(): Promise<void> {
   const open = new Set<Deployment>();
   try {
     const loadAtStart = loadavg();
+    process.stdout.write("bench: building dist/ (the workers run what the image runs)…\n");
+    buildWorker();
     certs = makeCerts();
     redis = await startRedis((err) => abort.abort(err));
     const clients = new Map<string, string>();
