@@ -69,6 +69,15 @@ const BREAKER_RETRY_MS = 1000;
  */
 export const CLEAR_ANSWER_MS = 250;
 
+/**
+ * Rate tokens a send asks for, its own included. The limiter grants no more than the rate's
+ * burst (100 ms worth of sends, at most maxConnections; 1 up to 600/min, so Exchange's 30/min
+ * is untouched) and none beyond 1 with a daily limit. The extra ones let this process's next
+ * sends on held slots skip the round trip for CLEAR_ANSWER_MS; unused, they are lost, which
+ * only ever sends less than the rate allows.
+ */
+const RATE_LEASE = 50;
+
 export class Gate {
   private readonly mailboxes = new WeakMap<ResolvedConfig, { mailbox: Mailbox; limits: EffectiveLimits }>();
   /** Mailboxes this process reported open (metric), until it sees one of their sends succeed. */
@@ -82,12 +91,15 @@ export class Gate {
     const { sessions, limiter } = this.options;
     const entry = sessions.entry(this.options.transportKey(resolved), mailbox, limits, this.options.pooledConnections?.(resolved) ?? 0);
     const claim = await sessions.claim(entry);
-    if (!claim.needSlot && job.attemptsStarted <= 1 && entry.clearUntil > Date.now()) {
-      return { resolved, mailbox, limits, entry, job, dirty: false, probe: false, contended: false };
+    if (!claim.needSlot && job.attemptsStarted <= 1) {
+      const now = Date.now();
+      const leased = entry.tokens > 0 && entry.tokensUntil > now;
+      if (leased) entry.tokens--;
+      if (leased || entry.clearUntil > now) return { resolved, mailbox, limits, entry, job, dirty: false, probe: false, contended: false };
     }
     let result: AcquireResult;
     try {
-      result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted });
+      result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE });
     } catch (err) {
       sessions.refused(entry, claim.holder);
       throw err;
@@ -95,7 +107,12 @@ export class Gate {
     if (result.ok) {
       sessions.granted(entry, claim.holder);
       const counted = limits.messagesPerMinute !== undefined || limits.messagesPerDay !== undefined;
-      entry.clearUntil = result.dirty || result.probe || result.contended || counted ? 0 : Date.now() + CLEAR_ANSWER_MS;
+      const clean = !result.dirty && !result.probe && !result.contended;
+      const now = Date.now();
+      entry.clearUntil = clean && !counted ? now + CLEAR_ANSWER_MS : 0;
+      // A rate with a burst may hand out a few sends at once: this process's next ones use them.
+      entry.tokens = clean && result.sends > 1 ? result.sends - 1 : 0;
+      entry.tokensUntil = now + CLEAR_ANSWER_MS;
       return { resolved, mailbox, limits, entry, job, dirty: result.dirty, probe: result.probe, contended: result.contended };
     }
     sessions.refused(entry, claim.holder);
@@ -125,7 +142,10 @@ export class Gate {
   async after(ticket: Ticket, error?: DeliveryError): Promise<Wait | DeliveryError | undefined> {
     const { sessions, limiter, log, observer } = this.options;
     const outcome = outcomeOf(error);
-    if (error) ticket.entry.clearUntil = 0;
+    if (error) {
+      ticket.entry.clearUntil = 0;
+      ticket.entry.tokens = 0;
+    }
     sessions.done(ticket.entry, ticket.contended);
     if ((outcome === "ok" || outcome === "pass") && this.seenOpen.delete(ticket.mailbox.id)) observer?.breaker?.(ticket.mailbox.id, false);
     if (outcome === undefined || ((outcome === "ok" || outcome === "pass") && !ticket.dirty)) return undefined;

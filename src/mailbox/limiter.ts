@@ -28,6 +28,7 @@ local state, slots, waiters, jobWait = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local maxConn, interval, perDay = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local needSlot, holder, slotTtl, dayMs = ARGV[4] == '1', ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local probeMs, jobId, stateTtl, ats, tau = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12])
+local want = tonumber(ARGV[13]) or 1
 local s = rcall('HMGET', state, 'bs', 'bp', 'qu', 'tu', 'cap', 'tat', 'rq', 'dn', 'dc', 'bf', 'tn', 'be', 'te', 'aw', 'an', 'ar')
 
 local function wait(ms, reason, detail)
@@ -81,7 +82,13 @@ if interval > 0 and now < tat - tau then
   return wait(math.max(1, at - tau - now), 'rate', 'spacing sends to ' .. math.floor(60000 / interval + 0.5) .. ' a minute')
 end
 
-if interval > 0 then rcall('HSET', state, 'tat', math.max(tat, now) + interval) end
+-- Sends the rate allows right now, up to 'want' (the first is this one): within the burst.
+local granted = 1
+if interval > 0 then
+  local from = math.max(tat, now)
+  if want > 1 then granted = math.max(1, math.min(want, 1 + math.floor((now + tau - from) / interval))) end
+  rcall('HSET', state, 'tat', from + granted * interval)
+end
 if perDay > 0 then rcall('HSET', state, 'dn', day, 'dc', dc + 1) end
 if probe then rcall('HSET', state, 'bs', 'half', 'bp', now + probeMs) end
 -- The admission rate, per 1 s window: what a slot waiter's turn is estimated from.
@@ -102,7 +109,7 @@ if not probe then rcall('HDEL', jobWait, 'bsince') end
 -- dirty: the release must report a success (to grow the AIMD cap, reset failures, close a probe).
 local dirty = 0
 if s[5] or s[10] or s[11] or probe then dirty = 1 end
-return {1, dirty, probe and 1 or 0, waiting}
+return {1, dirty, probe and 1 or 0, waiting, granted}
 `);
 
 const RELEASE = new LuaScript(`${LUA_NOW}${THROTTLE_LUA}${BREAKER_LUA}
@@ -159,7 +166,13 @@ return waiting
 export type LimitReason = "slot" | "rate" | "day" | "quota" | "throttled" | "breaker_open";
 
 export type AcquireResult =
-  | { ok: true; /** The release must report the outcome. */ dirty: boolean; probe: boolean; /** Jobs wait for a slot. */ contended: boolean }
+  | {
+      ok: true;
+      /** The release must report the outcome. */ dirty: boolean;
+      probe: boolean;
+      /** Jobs wait for a slot. */ contended: boolean;
+      /** Sends the rate allowed, this one included (at most the request's `sends`). */ sends: number;
+    }
   | {
       ok: false;
       ms: number;
@@ -222,16 +235,21 @@ export class Limiter {
     this.stateTtlMs = options.stateTtlMs ?? 2 * 86_400_000;
   }
 
-  /** One round trip. `needSlot`: the caller has no idle connection slot of its own for this mailbox. */
-  async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: { needSlot: boolean; holder: string; jobId: string; attemptsStarted?: number }): Promise<AcquireResult> {
+  /**
+   * One round trip. `needSlot`: the caller has no idle connection slot of its own for this
+   * mailbox. `sends` (default 1): rate tokens wanted, this send's included; more than 1 only
+   * within the rate's burst, and only without a daily limit (tokens left unused are lost).
+   */
+  async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: { needSlot: boolean; holder: string; jobId: string; attemptsStarted?: number; sends?: number }): Promise<AcquireResult> {
     const interval = limits.messagesPerMinute ? 60_000 / limits.messagesPerMinute : 0;
     const burst = limits.messagesPerMinute ? Math.max(1, Math.min(limits.maxConnections, Math.floor(limits.messagesPerMinute / 600))) : 1;
     const reply = await ACQUIRE.run(this.redis, this.mailboxKeys(mailbox, this.keys.jobWait(request.jobId)), [
       limits.maxConnections, interval, limits.messagesPerDay ?? 0, request.needSlot ? 1 : 0, request.holder,
       this.slotTtlMs, this.dayMs, this.probeMs, request.jobId, this.stateTtlMs, request.attemptsStarted ?? 0, (burst - 1) * interval,
+      limits.messagesPerDay ? 1 : Math.min(request.sends ?? 1, burst),
     ]);
-    const [ok, a, b, c] = reply as [number, number, number | string, number | string];
-    if (ok === 1) return { ok: true, dirty: a === 1, probe: b === 1, contended: Number(c) > 0 };
+    const [ok, a, b, c, d] = reply as [number, number, number | string, number | string, number | undefined];
+    if (ok === 1) return { ok: true, dirty: a === 1, probe: b === 1, contended: Number(c) > 0, sends: Number(d ?? 1) };
     const reason = b as LimitReason;
     return { ok: false, ms: Math.max(0, a), reason, recorded: reason !== "throttled" && reason !== "breaker_open", ...(c ? { failure: String(c) } : {}) };
   }

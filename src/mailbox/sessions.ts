@@ -46,6 +46,9 @@ export interface SessionEntry {
    * daily limit to count. 0: ask. (A failure, or waiters seen by the renewal, reset it.)
    */
   clearUntil: number;
+  /** Rate tokens the last clean answer granted beyond its own send, usable until `tokensUntil` (ms). */
+  tokens: number;
+  tokensUntil: number;
   sockets: number;
   /** Jobs were waiting for the mailbox's slots when we last looked. */
   contended: boolean;
@@ -89,7 +92,7 @@ export class Sessions {
   entry(key: string, mailbox: Mailbox, limits: EffectiveLimits, pooled = 0): SessionEntry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, line: [], gapMs: 0, lastDoneAt: 0, busySince: 0, clearUntil: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
+      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, line: [], gapMs: 0, lastDoneAt: 0, busySince: 0, clearUntil: 0, tokens: 0, tokensUntil: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
       this.entries.set(key, entry);
     }
     entry.limits = limits;
@@ -279,6 +282,7 @@ export class Sessions {
         entry.contended = (waiting[i] ?? 0) > 0;
         if (entry.contended) {
           entry.clearUntil = 0;
+          entry.tokens = 0;
           this.giveBack(entry);
         }
         this.trim(entry);

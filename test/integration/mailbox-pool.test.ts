@@ -122,3 +122,21 @@ test("a slow mailbox does not queue its jobs in the worker: another project's em
   assert.equal(new Set(slow.accepted.flatMap((a) => a.to)).size, 41);
   t.diagnostic(`slow mailbox: ${active.active} jobs active half a second in (10 sending, the rest on their way to delayed); the other project's email took ${otherMs} ms`);
 });
+
+test("a rate with a burst (1200/min: 50 ms apart, burst 2) still holds end to end when sends are handed out two at a time", { timeout: 60_000 }, async (t) => {
+  const smtp = await startMailboxSmtp({ users: { r: "pw" } });
+  servers.push(smtp);
+  await putConfig(h, "pool-rate", config(smtp.port, "r", { maxConnections: 10, messagesPerMinute: 1200 }));
+  const data = { alertId: "1", title: "t", state: "created", severity: "high" };
+  const ids = await enqueue(h, { type: "alert", projectId: "pool-rate", to: Array.from({ length: 40 }, (_, i) => `rate-${i}@example.com`), data });
+  for (const id of ids) await waitForJobState(h, id, ["completed"], 30_000);
+  const times = smtp.accepted.map((a) => a.at).sort((x, y) => x - y);
+  assert.equal(times.length, 40);
+  // 20 a second with a burst of 2: at most 12 in any 500 ms (jitter at the server allowed for).
+  for (let i = 0; i < times.length; i++) {
+    const inWindow = times.filter((x) => x >= times[i]! && x < times[i]! + 500).length;
+    assert.ok(inWindow <= 12, `${inWindow} sends within 500 ms`);
+  }
+  assert.ok(times.at(-1)! - times[0]! >= 1600, `40 sends in ${times.at(-1)! - times[0]!} ms`);
+  t.diagnostic(`40 sends over ${times.at(-1)! - times[0]!} ms`);
+});

@@ -105,6 +105,29 @@ test("GCRA: admissions at least 60000/messagesPerMinute apart, and waiters get s
   for (let i = 1; i < admitted.length; i++) assert.ok(admitted[i]! - admitted[i - 1]! >= 85, `gap ${admitted[i]! - admitted[i - 1]!} ms`);
 });
 
+test("GCRA lease: several sends at once only within the rate's burst, none beyond 1 with a daily limit or a strict rate", async () => {
+  const limiter = new Limiter(clients[0]!, keys);
+  // 6000/min: 10 ms apart, a burst of 100 ms worth = 10 (maxConnections 10).
+  const fast = mailbox();
+  const first = await limiter.acquire(fast, { maxConnections: 10, messagesPerMinute: 6000 }, { needSlot: false, holder: "", jobId: "l1", sends: 50 });
+  assert.ok(first.ok && first.sends === 10, JSON.stringify(first));
+  // The burst is spent: the next send waits for its turn, about one interval.
+  const next = await limiter.acquire(fast, { maxConnections: 10, messagesPerMinute: 6000 }, { needSlot: false, holder: "", jobId: "l2", sends: 50 });
+  assert.ok(!next.ok && next.reason === "rate" && next.ms <= 20, JSON.stringify(next));
+  await sleep(25);
+  const later = await limiter.acquire(fast, { maxConnections: 10, messagesPerMinute: 6000 }, { needSlot: false, holder: "", jobId: "l3", sends: 50 });
+  assert.ok(later.ok && later.sends >= 1 && later.sends <= 3, JSON.stringify(later));
+  // A daily limit counts every send: one at a time.
+  const daily = await limiter.acquire(mailbox(), { maxConnections: 10, messagesPerMinute: 6000, messagesPerDay: 1000 }, { needSlot: false, holder: "", jobId: "l4", sends: 50 });
+  assert.ok(daily.ok && daily.sends === 1);
+  // Exchange's 30/min has a burst of 1.
+  const strict = await limiter.acquire(mailbox(), { maxConnections: 3, messagesPerMinute: 30 }, { needSlot: false, holder: "", jobId: "l5", sends: 50 });
+  assert.ok(strict.ok && strict.sends === 1);
+  // No rate at all: nothing to lease.
+  const free = await limiter.acquire(mailbox(), { maxConnections: 3 }, { needSlot: false, holder: "", jobId: "l6", sends: 50 });
+  assert.ok(free.ok && free.sends === 1);
+});
+
 test("messagesPerDay: the day's count is enforced and the wait lasts until the next UTC day", async () => {
   const mb = mailbox();
   const limiter = new Limiter(clients[0]!, keys);
