@@ -132,10 +132,12 @@ test("a rate with a burst (1200/min: 50 ms apart, burst 2) still holds end to en
   for (const id of ids) await waitForJobState(h, id, ["completed"], 30_000);
   const times = smtp.accepted.map((a) => a.at).sort((x, y) => x - y);
   assert.equal(times.length, 40);
-  // 20 a second with a burst of 2: at most 12 in any 500 ms (jitter at the server allowed for).
+  // Admitted 20 a second with a burst of 2; measured where the provider measures, at the
+  // server, where a loaded machine adds up to a few hundred ms of jitter per send: at most 26
+  // in any second (all 40 would arrive within a few hundred ms without the rate).
   for (let i = 0; i < times.length; i++) {
-    const inWindow = times.filter((x) => x >= times[i]! && x < times[i]! + 500).length;
-    assert.ok(inWindow <= 12, `${inWindow} sends within 500 ms`);
+    const inWindow = times.filter((x) => x >= times[i]! && x < times[i]! + 1000).length;
+    assert.ok(inWindow <= 26, `${inWindow} sends within a second`);
   }
   assert.ok(times.at(-1)! - times[0]! >= 1600, `40 sends in ${times.at(-1)! - times[0]!} ms`);
   t.diagnostic(`40 sends over ${times.at(-1)! - times[0]!} ms`);
