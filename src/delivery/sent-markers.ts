@@ -72,8 +72,11 @@ export class SentMarkers {
     if (!connection || this.acks.enabled || isCluster(connection) || connection.status !== "ready") return this.set(jobId, result);
     const stream = connection.stream;
     stream.cork();
-    // After this tick's promise jobs: by then BullMQ has written the completion.
-    setImmediate(() => stream.uncork());
+    // Once this tick's promise jobs have run: BullMQ writes the completion among them. Not
+    // later: until the uncork, a kill -9 loses the marker of an email already accepted (with
+    // setImmediate, a loaded event loop stretched that to milliseconds and worker-kill.test.ts
+    // saw an email sent twice).
+    process.nextTick(() => stream.uncork());
     connection.set(this.keys.sent(jobId), JSON.stringify(result), "EX", this.ttlSeconds).catch(() =>
       this.set(jobId, result).catch((err: unknown) => this.options.log?.warn({ jobId, err: { message: (err as Error).message } }, "the 250 marker was not written; a later run of this job may send it again")),
     );
