@@ -91,28 +91,38 @@ export class Gate {
     const { sessions, limiter } = this.options;
     const entry = sessions.entry(this.options.transportKey(resolved), mailbox, limits, this.options.pooledConnections?.(resolved) ?? 0);
     const claim = await sessions.claim(entry);
-    if (!claim.needSlot && job.attemptsStarted <= 1) {
-      const now = Date.now();
-      const leased = entry.tokens > 0 && entry.tokensUntil > now;
-      if (leased) entry.tokens--;
-      if (leased || entry.clearUntil > now) return { resolved, mailbox, limits, entry, job, dirty: false, probe: false, contended: false };
+    const onHeldSlot = !claim.needSlot && job.attemptsStarted <= 1;
+    if (onHeldSlot) {
+      // One send at a time asks for more rate tokens; the others wait for its answer.
+      if (entry.refilling) await entry.refilling;
+      if (takeLocal(entry)) return { resolved, mailbox, limits, entry, job, dirty: false, probe: false, contended: false };
     }
+    const counted = limits.messagesPerMinute !== undefined || limits.messagesPerDay !== undefined;
+    let refilled: (() => void) | undefined;
+    if (onHeldSlot && counted && !entry.refilling) entry.refilling = new Promise<void>((resolve) => (refilled = resolve));
     let result: AcquireResult;
     try {
       result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE });
+      if (result.ok) {
+        const clean = !result.dirty && !result.probe && !result.contended;
+        const now = Date.now();
+        entry.clearUntil = clean && !counted ? now + CLEAR_ANSWER_MS : 0;
+        // A rate with a burst may hand out a few sends at once: this process's next ones use them.
+        const left = entry.tokensUntil > now ? entry.tokens : 0;
+        entry.tokens = clean ? left + result.sends - 1 : 0;
+        entry.tokensUntil = now + CLEAR_ANSWER_MS;
+      }
     } catch (err) {
       sessions.refused(entry, claim.holder);
       throw err;
+    } finally {
+      if (refilled) {
+        entry.refilling = undefined;
+        refilled();
+      }
     }
     if (result.ok) {
       sessions.granted(entry, claim.holder);
-      const counted = limits.messagesPerMinute !== undefined || limits.messagesPerDay !== undefined;
-      const clean = !result.dirty && !result.probe && !result.contended;
-      const now = Date.now();
-      entry.clearUntil = clean && !counted ? now + CLEAR_ANSWER_MS : 0;
-      // A rate with a burst may hand out a few sends at once: this process's next ones use them.
-      entry.tokens = clean && result.sends > 1 ? result.sends - 1 : 0;
-      entry.tokensUntil = now + CLEAR_ANSWER_MS;
       return { resolved, mailbox, limits, entry, job, dirty: result.dirty, probe: result.probe, contended: result.contended };
     }
     sessions.refused(entry, claim.holder);
@@ -203,6 +213,16 @@ export class Gate {
     }
     return known;
   }
+}
+
+/** A send that may go without asking: a rate token left, or the clean answer's window. */
+function takeLocal(entry: SessionEntry): boolean {
+  const now = Date.now();
+  if (entry.tokens > 0 && entry.tokensUntil > now) {
+    entry.tokens--;
+    return true;
+  }
+  return entry.clearUntil > now;
 }
 
 function outcomeOf(error: DeliveryError | undefined): Outcome | undefined {

@@ -49,6 +49,8 @@ export interface SessionEntry {
   /** Rate tokens the last clean answer granted beyond its own send, usable until `tokensUntil` (ms). */
   tokens: number;
   tokensUntil: number;
+  /** Settles when the send asking for more rate tokens has its answer. */
+  refilling?: Promise<void>;
   sockets: number;
   /** Jobs were waiting for the mailbox's slots when we last looked. */
   contended: boolean;
