@@ -60,10 +60,10 @@ export class SentMarkers {
 
   /**
    * The marker of an email the server just accepted, written before the job's completion.
-   * With a `completion` connection (and no `waitReplicas`) it returns at once: the SET is
-   * corked into that connection's next write, so it reaches Redis together with, and ahead of,
-   * the completion BullMQ sends on the same connection; a completion can then never land
-   * without its marker. If that SET fails, the marker is written as `set()` does (retried until
+   * With a `completion` connection (and no `waitReplicas`) it returns at once: the SET goes
+   * on the connection BullMQ completes the job on, corked until the end of the tick (so it
+   * often shares a write with the completion), and always ahead of it: Redis runs them in
+   * that order, so a completion can never land without its marker. If that SET fails, the marker is written as `set()` does (retried until
    * it lands). Otherwise it is `set()`, awaited.
    */
   markBeforeCompletion(jobId: string, result: SendResult): Promise<void> {

@@ -58,6 +58,13 @@ export interface Ticket {
   readonly contended: boolean;
 }
 
+interface KnownConfig {
+  mailbox: Mailbox;
+  limits: EffectiveLimits;
+  pooled: number;
+  key: string;
+}
+
 /** A breaker-class failure before the breaker opens: retry soon, a second more each time. */
 const BREAKER_RETRY_MS = 1000;
 
@@ -79,7 +86,7 @@ export const CLEAR_ANSWER_MS = 250;
 const RATE_LEASE = 50;
 
 export class Gate {
-  private readonly mailboxes = new WeakMap<ResolvedConfig, { mailbox: Mailbox; limits: EffectiveLimits }>();
+  private readonly mailboxes = new WeakMap<ResolvedConfig, KnownConfig>();
   /** Mailboxes this process reported open (metric), until it sees one of their sends succeed. */
   private readonly seenOpen = new Set<string>();
 
@@ -87,9 +94,9 @@ export class Gate {
 
   /** Throws a permanent DeliveryError when the job has waited as long as it may. */
   async before(resolved: ResolvedConfig, job: WaitingJob): Promise<Ticket | Wait> {
-    const { mailbox, limits } = this.mailbox(resolved);
+    const { mailbox, limits, pooled, key } = this.mailbox(resolved);
     const { sessions, limiter } = this.options;
-    const entry = sessions.entry(this.options.transportKey(resolved), mailbox, limits, this.options.pooledConnections?.(resolved) ?? 0);
+    const entry = sessions.entry(key, mailbox, limits, pooled);
     const claim = await sessions.claim(entry);
     const onHeldSlot = !claim.needSlot && job.attemptsStarted <= 1;
     if (onHeldSlot) {
@@ -205,10 +212,16 @@ export class Gate {
     return wait;
   }
 
-  private mailbox(resolved: ResolvedConfig): { mailbox: Mailbox; limits: EffectiveLimits } {
+  /** Per resolved config, once: its mailbox, limits, pool size and transport key. */
+  private mailbox(resolved: ResolvedConfig): KnownConfig {
     let known = this.mailboxes.get(resolved);
     if (!known) {
-      known = { mailbox: mailboxOf(resolved.config, this.options.masterKey), limits: effectiveLimits(resolved.config).limits };
+      known = {
+        mailbox: mailboxOf(resolved.config, this.options.masterKey),
+        limits: effectiveLimits(resolved.config).limits,
+        pooled: this.options.pooledConnections?.(resolved) ?? 0,
+        key: this.options.transportKey(resolved),
+      };
       this.mailboxes.set(resolved, known);
     }
     return known;
