@@ -4,13 +4,14 @@
 // pipeline to read the bytes back out, about 80 µs of CPU per email, 14 % of a worker's (the
 // benchmark's profile). The pool needs none of it: this hands it the message through the
 // Transport interface nodemailer's own Mailer uses, `transport.send(mail, callback)` with
-// `mail.data` (our options: the abort signal) and `mail.message` (envelope, Message-ID, a
+// `mail.data` (our options: the send's abort, send-abort.ts) and `mail.message` (envelope, Message-ID, a
 // stream of the bytes). The SMTP session, dot-stuffing, pooling, requeueing and aborts are
 // nodemailer's, exactly as through `sendMail`.
 import { Readable } from "node:stream";
 import type Mail from "nodemailer/lib/mailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool";
 import type { PooledTransport } from "./transport-pool.ts";
+import type { SendAbort } from "./send-abort.ts";
 
 export interface Precomposed {
   raw: Buffer;
@@ -34,7 +35,7 @@ interface PoolMessage {
   createReadStream(): Readable;
 }
 
-export function sendPrecomposed(transport: PooledTransport, message: Precomposed, signal: AbortSignal): Promise<SMTPPool.SentMessageInfo> {
+export function sendPrecomposed(transport: PooledTransport, message: Precomposed, signal: SendAbort): Promise<SMTPPool.SentMessageInfo> {
   const { raw, envelope, messageId } = message;
   const poolMessage: PoolMessage = {
     getEnvelope: () => ({ from: envelope.from, to: envelope.to.slice() }),
@@ -47,7 +48,7 @@ export function sendPrecomposed(transport: PooledTransport, message: Precomposed
       return stream;
     },
   };
-  const pool = transport.transporter as unknown as { send(mail: { data: { signal: AbortSignal }; message: PoolMessage }, callback: (err: Error | null, info: SMTPPool.SentMessageInfo) => void): boolean };
+  const pool = transport.transporter as unknown as { send(mail: { data: { signal: SendAbort }; message: PoolMessage }, callback: (err: Error | null, info: SMTPPool.SentMessageInfo) => void): boolean };
   return new Promise((resolve, reject) => {
     pool.send({ data: { signal }, message: poolMessage }, (err, info) => (err ? reject(err) : resolve(info)));
   });

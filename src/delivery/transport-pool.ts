@@ -15,6 +15,7 @@ import type { XOAuth2 } from "./xoauth2.ts";
 import type { Socket } from "node:net";
 import { connectPublicOnly } from "../net/public-socket.ts";
 import { precomposed, sendPrecomposed } from "./precomposed-send.ts";
+import { SendAbort } from "./send-abort.ts";
 
 export type PooledTransport = Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
 
@@ -84,15 +85,15 @@ export class TransportPool {
    */
   async send(resolved: ResolvedConfig, mail: Mail.Options): Promise<SMTPPool.SentMessageInfo> {
     const ms = this.options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
-    const controller = new AbortController();
+    const abort = new SendAbort();
     let stage: Stage | undefined;
     let transport = this.get(resolved);
-    const timer = setTimeout(() => {
-      stage = stuckStage(transport, controller.signal);
-      controller.abort();
-    }, ms);
     const ready = precomposed(mail);
-    const sendOn = (pooled: PooledTransport) => (ready ? sendPrecomposed(pooled, ready, controller.signal) : pooled.sendMail({ ...mail, signal: controller.signal }));
+    const timer = setTimeout(() => {
+      stage = stuckStage(transport, ready ? abort : abort.signal);
+      abort.abort();
+    }, ms);
+    const sendOn = (pooled: PooledTransport) => (ready ? sendPrecomposed(pooled, ready, abort) : pooled.sendMail({ ...mail, signal: abort.signal }));
     try {
       try {
         return await sendOn(transport);
@@ -174,7 +175,7 @@ interface PoolInternals {
  * RCPT, DATA), else "connect" (queued for a connection, or greeting, EHLO, STARTTLS, AUTH
  * still going). Only read when the deadline fires; if nodemailer's internals change it says "send".
  */
-function stuckStage(transport: PooledTransport, signal: AbortSignal): Stage {
+function stuckStage(transport: PooledTransport, signal: SendAbort | AbortSignal): Stage {
   const connections = (transport as unknown as PoolInternals).transporter?._connections;
   if (!Array.isArray(connections)) return "send";
   const resource = connections.find((c) => c.queueEntry && c.queueEntry.mail?.data?.signal === signal);

@@ -9,6 +9,7 @@ import nodemailer from "nodemailer";
 import { SMTPServer } from "smtp-server";
 import { composeMessage } from "../../src/delivery/compose.ts";
 import { precomposed, sendPrecomposed } from "../../src/delivery/precomposed-send.ts";
+import { SendAbort } from "../../src/delivery/send-abort.ts";
 import type { PooledTransport } from "../../src/delivery/transport-pool.ts";
 
 interface Received {
@@ -54,7 +55,7 @@ test("the server receives exactly the composed bytes, envelope and Message-ID; d
   const composed = compose("ops@example.com", "first line\n.a line that starts with a dot\n..two dots\nlast");
   const ready = precomposed({ raw: composed.raw, envelope: composed.envelope, messageId: composed.messageId });
   assert.ok(ready);
-  const info = await sendPrecomposed(transport, ready, new AbortController().signal);
+  const info = await sendPrecomposed(transport, ready, new SendAbort());
   assert.equal(received.length, 1);
   const got = received[0]!;
   assert.equal(got.from, "status@acme.test");
@@ -71,7 +72,7 @@ test("the server receives exactly the composed bytes, envelope and Message-ID; d
 test("many at once over the pool: each arrives once, intact", async () => {
   const before = received.length;
   const messages = Array.from({ length: 30 }, (_, i) => compose(`u${i}@example.com`, `message ${i}`));
-  await Promise.all(messages.map((m) => sendPrecomposed(transport, precomposed({ raw: m.raw, envelope: m.envelope, messageId: m.messageId })!, new AbortController().signal)));
+  await Promise.all(messages.map((m) => sendPrecomposed(transport, precomposed({ raw: m.raw, envelope: m.envelope, messageId: m.messageId })!, new SendAbort())));
   const got = received.slice(before);
   assert.equal(got.length, 30);
   for (const m of messages) {
@@ -84,9 +85,9 @@ test("many at once over the pool: each arrives once, intact", async () => {
 test("aborted before it is sent: rejects with the abort, nothing reaches the server", async () => {
   const before = received.length;
   const m = compose("late@example.com", "never");
-  const controller = new AbortController();
-  controller.abort();
-  await assert.rejects(sendPrecomposed(transport, precomposed({ raw: m.raw, envelope: m.envelope, messageId: m.messageId })!, controller.signal), (err: Error) => /abort/i.test(`${err.name} ${err.message}`));
+  const abort = new SendAbort();
+  abort.abort();
+  await assert.rejects(sendPrecomposed(transport, precomposed({ raw: m.raw, envelope: m.envelope, messageId: m.messageId })!, abort), (err: Error) => /abort/i.test(`${err.name} ${err.message}`));
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(received.length, before);
 });
