@@ -80,43 +80,54 @@ export function composeMessage(input: ComposeInput, now: Date = new Date()): Com
   // Unguessable already; this makes "a body can never close its part" hold without odds.
   while (input.text.includes(boundary) || input.html.includes(boundary)) boundary = randomBoundary();
 
-  const lines = [
+  const head = [
     `From: ${formatAddress(input.from)}`,
     `To: ${input.to}`,
     ...(input.replyTo ? [`Reply-To: ${input.replyTo}`] : []),
     `Subject: ${encodeHeader(input.subject)}`,
-    `Date: ${now.toUTCString().replace("GMT", "+0000")}`,
+    `Date: ${dateHeader(now)}`,
     `Message-ID: ${messageId}`,
     ...Object.entries(input.headers).map(([name, value]) => `${name}: ${value}`),
     "MIME-Version: 1.0",
     `Content-Type: multipart/alternative; boundary="${boundary}"`,
     "",
-    `--${boundary}`,
-    ...encodedPart("text/plain", input.text),
-    `--${boundary}`,
-    ...encodedPart("text/html", input.html),
-    `--${boundary}--`,
-    "",
-  ];
-  return { raw: Buffer.from(lines.join("\r\n"), "utf8"), messageId, envelope: { from: input.from.address, to: [input.to] } };
+    `--${boundary}\r\n`,
+  ].join("\r\n");
+  // The parts are cached bytes: a fan-out's bodies are encoded once, not once per email.
+  const raw = Buffer.concat([Buffer.from(head), encodedPart("text/plain", input.text), Buffer.from(`\r\n--${boundary}\r\n`), encodedPart("text/html", input.html), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  return { raw, messageId, envelope: { from: input.from.address, to: [input.to] } };
+}
+
+// The Date header has a resolution of a second, and formatting a Date is slower than all the
+// other headers together: one formatted second is kept.
+let dateSecond = NaN;
+let dateText = "";
+function dateHeader(now: Date): string {
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = now.toUTCString().replace("GMT", "+0000");
+  }
+  return dateText;
 }
 
 // Encoded parts by body, for each part type: a fan-out sends one body to many recipients, and
 // templates/render-cache.ts hands out the very same body strings, so the lookup is cheap. A
 // bounded memo of a pure function: what it returns never depends on what was cached.
 const PART_CACHE_SIZE = 64;
-const encodedParts = new Map<string, Map<string, readonly string[]>>();
+const encodedParts = new Map<string, Map<string, Buffer>>();
 
-function encodedPart(type: "text/plain" | "text/html", body: string): readonly string[] {
+/** A part's headers and encoded body, as bytes (never changed once made: Buffer.concat copies). */
+function encodedPart(type: "text/plain" | "text/html", body: string): Buffer {
   let byBody = encodedParts.get(type);
   if (!byBody) encodedParts.set(type, (byBody = new Map()));
-  let lines = byBody.get(body);
-  if (!lines) {
-    lines = Object.freeze(part(type, body));
-    byBody.set(body, lines);
+  let bytes = byBody.get(body);
+  if (!bytes) {
+    bytes = Buffer.from(part(type, body).join("\r\n"));
+    byBody.set(body, bytes);
     if (byBody.size > PART_CACHE_SIZE) byBody.delete(byBody.keys().next().value!);
   }
-  return lines;
+  return bytes;
 }
 
 function part(type: string, body: string): string[] {

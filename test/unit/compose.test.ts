@@ -80,3 +80,11 @@ test("message ids are unique", () => {
   const ids = new Set(Array.from({ length: 1000 }, () => composeMessage(base).messageId));
   assert.equal(ids.size, 1000);
 });
+
+test("the Date header follows the clock: a second's text is reused, the next second gets its own", () => {
+  const date = (iso: string) => /^Date: (.*)\r$/m.exec(composeMessage(base, new Date(iso)).raw.toString("utf8"))?.[1];
+  assert.equal(date("2026-11-25T10:00:00.100Z"), "Wed, 25 Nov 2026 10:00:00 +0000");
+  assert.equal(date("2026-11-25T10:00:00.900Z"), "Wed, 25 Nov 2026 10:00:00 +0000");
+  assert.equal(date("2026-11-25T10:00:01.000Z"), "Wed, 25 Nov 2026 10:00:01 +0000");
+  assert.equal(date("2026-11-24T10:00:01.000Z"), "Tue, 24 Nov 2026 10:00:01 +0000");
+});
