@@ -67,12 +67,18 @@ export function createMetrics(): Metrics {
     },
   });
 
+  // Once per delivered email: each type's labelled children are looked up once (prom-client
+  // hashes the label object on every call otherwise).
+  const sentByType = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<string> }>();
+
   return {
     registry,
     delivery: {
       sent(type, seconds) {
-        sent.inc({ type });
-        duration.observe({ type }, seconds);
+        let children = sentByType.get(type);
+        if (!children) sentByType.set(type, (children = { count: sent.labels({ type }), duration: duration.labels({ type }) }));
+        children.count.inc();
+        children.duration.observe(seconds);
       },
       failed(type, err, willRetry) {
         failed.inc({ type, stage: err.stage, outcome: willRetry ? "retry" : "final" });
