@@ -170,7 +170,9 @@ export function buildWorker(): void {
 export function startWorker(settings: WorkerSettings, abort: AbortController): WorkerHandle {
   log ??= createWriteStream(WORKER_LOG);
   const workerNodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.trim().split(/\s+/).filter(Boolean) ?? [];
-  const entry = WORKER_FROM_SOURCE ? ["--import", "tsx", "workers/email-worker.ts"] : ["dist/workers/email-worker.js"];
+  // BENCH_WORKER_ENTRY (read at each start, so bench/ab.ts can set it per side): another
+  // compiled worker, e.g. a build of the commit before, to compare two builds under one load.
+  const entry = process.env.BENCH_WORKER_ENTRY ? [process.env.BENCH_WORKER_ENTRY] : WORKER_FROM_SOURCE ? ["--import", "tsx", "workers/email-worker.ts"] : ["dist/workers/email-worker.js"];
   const child = spawn(process.execPath, [...workerNodeArgs, ...entry], {
     cwd: ROOT,
     env: {
