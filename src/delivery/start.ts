@@ -72,7 +72,7 @@ export async function startDelivery(services: Services, settings: DeliverySettin
   const limiter = new Limiter(services.redis, services.keys, options.limiter);
   const promote = createPromoter(services.producer.queue, log);
   const sessions = new Sessions({ limiter, log, promote, retire: (key) => transports.retireKey(key) });
-  const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport, log, xoauth2, admission: (key) => sessions.admit(key) });
+  const transports = new TransportPool({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport, log, xoauth2, admission: (key) => sessions.admit(key), connectionsAllowed: (key) => sessions.held(key) });
   // Graph configs: same CA, private-target rule and deadline as the SMTP pool.
   const graph = new GraphTransport({ blockPrivateTargets: !settings.allowPrivateTargets, sendTimeoutMs: settings.sendTimeoutMs, ...options.transport });
   const gate = new Gate({

@@ -31,6 +31,14 @@ export interface TransportPoolOptions extends TransportTuning {
    * This is how the mailbox's connection slots follow the real sessions (src/mailbox/sessions.ts).
    */
   admission?: (key: string) => Promise<() => void>;
+  /**
+   * How many connections a transport may have now (by its key): the mailbox slots its process
+   * holds. Read by the pool each time it would open a connection, so it queues a message on
+   * the connections it has rather than opening one that must wait for a slot with the message
+   * in it (for up to the admission timeout, when other replicas hold the mailbox's other
+   * slots). Default: the transport's `maxConnections`.
+   */
+  connectionsAllowed?: (key: string) => number;
 }
 
 type GetSocket = NonNullable<SMTPPool.Options["getSocket"]>;
@@ -64,6 +72,7 @@ export class TransportPool {
       const options = transportOptions(resolved, this.options, oauth);
       if (this.options.admission) options.getSocket = admitted(this.options.admission, key, options.getSocket ?? this.plainSocket());
       const transport = nodemailer.createTransport(options);
+      if (this.options.connectionsAllowed) capConnections(transport, options.maxConnections ?? 5, () => this.options.connectionsAllowed!(key));
       if (resolved.config.allowInsecureAuth) {
         this.options.log.warn({ projectId: resolved.projectId, host: resolved.config.host }, "allowInsecureAuth: credentials may be sent without TLS");
       }
@@ -180,6 +189,17 @@ function stuckStage(transport: PooledTransport, signal: SendAbort | AbortSignal)
   if (!Array.isArray(connections)) return "send";
   const resource = connections.find((c) => c.queueEntry && c.queueEntry.mail?.data?.signal === signal);
   return resource?._connected ? "send" : "connect";
+}
+
+/**
+ * nodemailer's pool reads `options.maxConnections` each time it looks for a connection for a
+ * queued message (and opens one below it): a getter makes that the number allowed right now,
+ * between 1 and the configured size. Lowering it opens nothing and closes nothing.
+ */
+function capConnections(transport: PooledTransport, configured: number, allowed: () => number): void {
+  const options = (transport as unknown as { transporter?: { options?: Record<string, unknown> } }).transporter?.options;
+  if (!options || typeof options.maxConnections !== "number") return;
+  Object.defineProperty(options, "maxConnections", { get: () => Math.max(1, Math.min(configured, allowed())), configurable: true });
 }
 
 /** Wraps a getSocket so that each new connection waits for admission and reports its close. */

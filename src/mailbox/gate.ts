@@ -3,8 +3,9 @@
 //   before(resolved, job) → a Ticket (send now) or a Wait (delay the job; it keeps its attempts)
 //   after(ticket, error?) → undefined (carry on), a Wait, or the error to fail with
 // A worker never sits on a slot for long: once its process holds as many slots as its pool
-// has connections, a send waits here up to 100 ms for one of them (sessions.ts), and beyond
-// that "no slot" is a Wait and the worker takes its next job.
+// has connections (or all it can get, when other replicas hold the rest), a send waits here
+// up to 200 ms for one of them (sessions.ts), and beyond that "no slot" is a Wait and the
+// worker takes its next job.
 // Hot path with limits that do not bind: one EVALSHA before (none, for a quarter second after
 // a clean answer, on a mailbox without a rate or daily limit); nothing after, unless the
 // mailbox has state to settle (an AIMD cap, breaker failures, a probe).
@@ -93,7 +94,12 @@ export class Gate {
   constructor(private readonly options: GateOptions) {}
 
   /** Throws a permanent DeliveryError when the job has waited as long as it may. */
-  async before(resolved: ResolvedConfig, job: WaitingJob): Promise<Ticket | Wait> {
+  before(resolved: ResolvedConfig, job: WaitingJob): Promise<Ticket | Wait> {
+    return this.enter(resolved, job, true);
+  }
+
+  /** `queueable`: a full mailbox may send this one back to wait for this process's own slots (once). */
+  private async enter(resolved: ResolvedConfig, job: WaitingJob, queueable: boolean): Promise<Ticket | Wait> {
     const { mailbox, limits, pooled, key } = this.mailbox(resolved);
     const { sessions, limiter } = this.options;
     const entry = sessions.entry(key, mailbox, limits, pooled);
@@ -109,7 +115,10 @@ export class Gate {
     if (onHeldSlot && counted && !entry.refilling) entry.refilling = new Promise<void>((resolve) => (refilled = resolve));
     let result: AcquireResult;
     try {
-      result = await limiter.acquire(mailbox, limits, { needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE });
+      result = await limiter.acquire(mailbox, limits, {
+        needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE,
+        slotMode: !claim.needSlot ? "take" : claim.covered ? "turn" : queueable && entry.pooled > 0 && entry.held.length > 0 ? "queueable" : "take",
+      });
       if (result.ok) {
         const clean = !result.dirty && !result.probe && !result.contended;
         const now = Date.now();
@@ -133,6 +142,11 @@ export class Gate {
       return { resolved, mailbox, limits, entry, job, dirty: result.dirty, probe: result.probe, contended: result.contended };
     }
     sessions.refused(entry, claim.holder);
+    if (result.reason === "full") {
+      // Other replicas hold the rest of the mailbox's slots: queue on ours, as a pool does.
+      sessions.full(entry);
+      return this.enter(resolved, job, false);
+    }
     const failure = result.failure ? storedFailure(result.failure) : undefined;
     if (result.recorded) {
       // A limit of our own, or the day's quota: already recorded on the job by the acquire.

@@ -58,7 +58,10 @@ if needSlot then
   local cap = tonumber(s[5])
   if cap and cap < eff then eff = cap end
   rcall('ZREMRANGEBYSCORE', slots, '-inf', now)
-  if rcall('ZCARD', slots) >= eff then
+  -- '2': the caller's pool has every connection it may open; it waits its turn, taking no slot.
+  if ARGV[14] == '2' or rcall('ZCARD', slots) >= eff then
+    -- The caller holds slots it can queue this send on: it waits for them in its own process.
+    if ARGV[14] == '1' then return {0, 0, 'full', ''} end
     -- In line by first wait; woken at its estimated turn (its place in line over the rate the
     -- mailbox admits sends), or earlier by a release, which pops the oldest waiter. So a long
     -- backlog comes back about once per job, not in a poll.
@@ -162,8 +165,11 @@ end
 return waiting
 `);
 
-/** Why an acquire said "wait". */
-export type LimitReason = "slot" | "rate" | "day" | "quota" | "throttled" | "breaker_open";
+/**
+ * Why an acquire said "wait". "full": every slot is held and the request was `queueable`;
+ * nothing was recorded, the send waits for its own process's slots instead.
+ */
+export type LimitReason = "slot" | "full" | "rate" | "day" | "quota" | "throttled" | "breaker_open";
 
 export type AcquireResult =
   | {
@@ -182,6 +188,17 @@ export type AcquireResult =
       /** The wait is already recorded on the job (no bound applies to it). */
       recorded: boolean;
     };
+
+export interface AcquireRequest {
+  needSlot: boolean;
+  holder: string;
+  jobId: string;
+  attemptsStarted?: number;
+  sends?: number;
+  slotMode?: "take" | "queueable" | "turn";
+}
+
+const SLOT_MODES = { take: 0, queueable: 1, turn: 2 } as const;
 
 /** How a send went, as far as the mailbox is concerned. "pass": refused after authenticating. */
 export type Outcome = "ok" | "pass" | "throttle" | "quota" | "breaker";
@@ -239,19 +256,23 @@ export class Limiter {
    * One round trip. `needSlot`: the caller has no idle connection slot of its own for this
    * mailbox. `sends` (default 1): rate tokens wanted, this send's included; more than 1 only
    * within the rate's burst, and only without a daily limit (tokens left unused are lost).
+   * `slotMode` (with `needSlot`): "queueable", the caller already holds slots of this mailbox
+   * it could queue the send on, so a full mailbox answers "full" instead of putting the job in
+   * line for a slot; "turn", the caller's pool has all the connections it may open, so no slot
+   * is taken and the job waits its turn in line as if the mailbox were full. Default "take".
    */
-  async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: { needSlot: boolean; holder: string; jobId: string; attemptsStarted?: number; sends?: number }): Promise<AcquireResult> {
+  async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: AcquireRequest): Promise<AcquireResult> {
     const interval = limits.messagesPerMinute ? 60_000 / limits.messagesPerMinute : 0;
     const burst = limits.messagesPerMinute ? Math.max(1, Math.min(limits.maxConnections, Math.floor(limits.messagesPerMinute / 600))) : 1;
     const reply = await ACQUIRE.run(this.redis, this.mailboxKeys(mailbox, this.keys.jobWait(request.jobId)), [
       limits.maxConnections, interval, limits.messagesPerDay ?? 0, request.needSlot ? 1 : 0, request.holder,
       this.slotTtlMs, this.dayMs, this.probeMs, request.jobId, this.stateTtlMs, request.attemptsStarted ?? 0, (burst - 1) * interval,
-      limits.messagesPerDay ? 1 : Math.min(request.sends ?? 1, burst),
+      limits.messagesPerDay ? 1 : Math.min(request.sends ?? 1, burst), SLOT_MODES[request.slotMode ?? "take"],
     ]);
     const [ok, a, b, c, d] = reply as [number, number, number | string, number | string, number | undefined];
     if (ok === 1) return { ok: true, dirty: a === 1, probe: b === 1, contended: Number(c) > 0, sends: Number(d ?? 1) };
     const reason = b as LimitReason;
-    return { ok: false, ms: Math.max(0, a), reason, recorded: reason !== "throttled" && reason !== "breaker_open", ...(c ? { failure: String(c) } : {}) };
+    return { ok: false, ms: Math.max(0, a), reason, recorded: reason !== "throttled" && reason !== "breaker_open" && reason !== "full", ...(c ? { failure: String(c) } : {}) };
   }
 
   async release(mailbox: Mailbox, request: ReleaseRequest): Promise<ReleaseResult> {

@@ -32,6 +32,12 @@ export interface SessionEntry {
   busy: number;
   /** Slot requests not answered yet. */
   asking: number;
+  /**
+   * Until then (performance.now() ms), the mailbox is known to be full (other replicas hold
+   * its other slots): the slots held here are this process's share, and sends beyond them
+   * wait in line for them instead of asking for more. 0: not known to be full.
+   */
+  fullUntil: number;
   /** Sends waiting in this process for a held slot to be free, or for an answer. */
   readonly line: ((handed: boolean) => void)[];
   /** Time between two sends finishing while every held slot was busy (moving average, ms; 0: not seen yet). */
@@ -59,6 +65,15 @@ export interface SessionEntry {
   readonly admitting: (() => boolean)[];
 }
 
+/** What a send needs before it goes (see `claim`). */
+export interface Claim {
+  /** No held slot is free: the acquire must take one (`holder`), or say wait. */
+  needSlot: boolean;
+  holder: string;
+  /** The pool already has all the connections it may open: the job can only wait its turn. */
+  covered: boolean;
+}
+
 export interface SessionsOptions {
   limiter: Limiter;
   log: Logger;
@@ -80,6 +95,12 @@ export interface SessionsOptions {
  */
 export const QUEUE_WAIT_MS = 200;
 
+/**
+ * How long a full mailbox's slots held here count as this process's share (see `full`): one
+ * acquire a second per process finds out whether another replica gave slots back.
+ */
+export const FULL_FOR_MS = 1000;
+
 export class Sessions {
   private readonly entries = new Map<string, SessionEntry>();
   private readonly process = randomBytes(6).toString("base64url");
@@ -94,7 +115,7 @@ export class Sessions {
   entry(key: string, mailbox: Mailbox, limits: EffectiveLimits, pooled = 0): SessionEntry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, line: [], gapMs: 0, lastDoneAt: 0, busySince: 0, clearUntil: 0, tokens: 0, tokensUntil: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
+      entry = { key, mailbox, limits, held: [], pooled, busy: 0, asking: 0, fullUntil: 0, line: [], gapMs: 0, lastDoneAt: 0, busySince: 0, clearUntil: 0, tokens: 0, tokensUntil: 0, sockets: 0, contended: false, lastUsed: 0, admitting: [] };
       this.entries.set(key, entry);
     }
     entry.limits = limits;
@@ -110,7 +131,7 @@ export class Sessions {
    * nothing; and a server refusing every login meets one send per connection at a time, so
    * the breaker hears of the failures before more are tried.)
    */
-  async claim(entry: SessionEntry): Promise<{ needSlot: boolean; holder: string }> {
+  async claim(entry: SessionEntry): Promise<Claim> {
     let deadline = 0;
     for (;;) {
       const held = entry.held.length;
@@ -118,21 +139,23 @@ export class Sessions {
         if (entry.busy === 0) entry.busySince = performance.now();
         entry.busy++;
         entry.lastUsed = Date.now();
-        return { needSlot: false, holder: "" };
+        return { needSlot: false, holder: "", covered: false };
       }
-      if (entry.pooled > 0 && entry.asking > 0 && held + entry.asking >= entry.pooled) {
+      const now = performance.now();
+      // The connections this process can use: its pool's, or fewer while the mailbox is full.
+      const cap = held > 0 && now < entry.fullUntil ? Math.min(held, entry.pooled) : entry.pooled;
+      if (cap > 0 && entry.asking > 0 && held + entry.asking >= cap) {
         // The answers come within a round trip.
-        if (await this.inLine(entry)) return { needSlot: false, holder: "" };
+        if (await this.inLine(entry)) return { needSlot: false, holder: "", covered: false };
         continue;
       }
       // In line only when its turn should come within the bound, at the pace sends have been
       // finishing (or no faster than the time without one): a slow mailbox asks at once.
-      const now = performance.now();
       const pace = Math.max(entry.gapMs, now - (entry.lastDoneAt || entry.busySince));
-      if (entry.pooled > 0 && held >= entry.pooled && (deadline > 0 || (entry.line.length + 1) * pace <= QUEUE_WAIT_MS)) {
+      if (cap > 0 && held >= cap && (deadline > 0 || (entry.line.length + 1) * pace <= QUEUE_WAIT_MS)) {
         deadline ||= now + QUEUE_WAIT_MS;
         if (now < deadline) {
-          if (await this.inLine(entry, deadline - now)) return { needSlot: false, holder: "" };
+          if (await this.inLine(entry, deadline - now)) return { needSlot: false, holder: "", covered: false };
           continue;
         }
       }
@@ -140,7 +163,8 @@ export class Sessions {
       entry.busy++;
       entry.asking++;
       entry.lastUsed = Date.now();
-      return { needSlot: true, holder: `${this.process}:${++this.counter}` };
+      // Its pool has every connection it may open: a slot more would be one it cannot use.
+      return { needSlot: true, holder: `${this.process}:${++this.counter}`, covered: cap > 0 && held >= cap };
     }
   }
 
@@ -153,10 +177,23 @@ export class Sessions {
     }
   }
 
-  /** The acquire refused the claim (or failed): the send is over. */
+  /**
+   * The mailbox had no free slot, and this process holds some of them: for FULL_FOR_MS its
+   * held slots are its share (its next sends wait for them here), then one send asks again.
+   */
+  full(entry: SessionEntry): void {
+    entry.fullUntil = performance.now() + FULL_FOR_MS;
+  }
+
+  /**
+   * The acquire refused the claim (or failed): the send is over. A refused request for a new
+   * slot hands nothing to the line (there is no slot to hand: its sends would outnumber the
+   * connections, and the pool would open one that waits for a slot with a message in it).
+   */
   refused(entry: SessionEntry, holder: string): void {
-    if (holder) this.answered(entry);
-    this.done(entry);
+    if (!holder) return this.done(entry);
+    this.answered(entry);
+    this.leave(entry);
   }
 
   private answered(entry: SessionEntry): void {
@@ -203,10 +240,20 @@ export class Sessions {
       next(true);
       return;
     }
+    this.leave(entry);
+  }
+
+  /** One send fewer in flight. */
+  private leave(entry: SessionEntry): void {
     entry.busy = Math.max(0, entry.busy - 1);
     // Idle: the next gap would measure the pause, not the pace.
     if (entry.busy === 0) entry.lastDoneAt = 0;
     if (entry.busy === 0 && entry.sockets === 0) this.trim(entry);
+  }
+
+  /** Slots this process holds for a pooled transport (its key): the connections it may have. */
+  held(key: string): number {
+    return this.entries.get(key)?.held.length ?? 0;
   }
 
   /** nodemailer's getSocket hook: a connection opens only under a held slot. Resolves to its release. */
