@@ -1,10 +1,12 @@
 // Paired A/B of worker CPU per email, for hot-path work on a noisy machine:
 //   npx tsx bench/ab.ts 'A_ENV=1' 'B_ENV=1' [rounds]
-// Two deployments (each its own prefix, config and worker process; plain SMTP, password) are
-// filled while paused and drained at the same moment, so both workers run under the same
-// machine load; the two sides swap start order every round. Each side's worker gets the
-// given NAME=value settings in its environment (an empty string: none). Prints CPU ms per
-// email of each side per round and the median ratio B / A.
+// Two deployments (each its own prefix, config and worker process; plain SMTP, or STARTTLS with
+// BENCH_AB_TLS=1; password) are filled while paused and drained at the same moment, so both
+// workers run under the same machine load; the two sides swap start order every round. Each
+// side's worker gets the given NAME=value settings in its environment (an empty string:
+// none). Prints CPU ms per email of each side per round and the median ratio B / A. Two builds: compile the commit
+// before into .ab-old/ (`tsc -p tsconfig.build.json --outDir .ab-old/dist` on a stash) and
+// give side A BENCH_WORKER_ENTRY=$PWD/.ab-old/dist/workers/email-worker.js.
 import { loadavg } from "node:os";
 import { makeCerts } from "./certs.ts";
 import { startRedis } from "./redis-server.ts";
@@ -20,7 +22,7 @@ const parseEnv = (s: string) => Object.fromEntries(s.split(/\s+/).filter(Boolean
 
 async function side(ctx: Context, env: Record<string, string>): Promise<{ dep: Deployment; pid: number }> {
   const dep = new Deployment(ctx);
-  await dep.putConfig("ab", configBody(ctx, { tls: false, auth: "password" }, 0));
+  await dep.putConfig("ab", configBody(ctx, { tls: process.env.BENCH_AB_TLS === "1", auth: "password" }, 0));
   const saved = { ...process.env };
   Object.assign(process.env, env);
   const [worker] = dep.startWorkers(1);
