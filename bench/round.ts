@@ -1,6 +1,7 @@
 // One round of the throughput phases, in an order that keeps each ratio's two sides close in
 // time (a busy machine then moves both together). Returns flat figures (see stats.ts) and the
 // details worth keeping from the round (CPU shares, Redis commands by name).
+import { availableParallelism } from "node:os";
 import { SIZES, round } from "./config.ts";
 import type { Context } from "./deployment.ts";
 import { totalCommands, type Throughput } from "./measure.ts";
@@ -30,6 +31,23 @@ export const wanted = (phase: string) => ONLY.length === 0 || ONLY.some((o) => p
 const ONCE = ["latency", "backlog", "redis-cost"];
 /** Is any phase of a round wanted? */
 export const wantsRounds = () => ONLY.length === 0 || ONLY.some((o) => !ONCE.includes(o));
+
+/** Cores the phase kept busy: its worker(s), the sink, Redis and the bench itself. */
+function coresUsed(phase: Throughput | undefined): number | null {
+  const c = phase?.cpuPercent;
+  if (!c || c.worker === null || c.sink === null || c.redis === null || c.bench === null) return null;
+  return round((c.worker + c.sink + c.redis + c.bench) / 100, 2);
+}
+
+/**
+ * The most a second worker could add on this machine: every core at the CPU per email the
+ * 1-worker phase cost its processes together (a second worker lowers none of it; it only
+ * adds contention). 2 cores / 1.6 used by one worker: at most 1.25 × one worker.
+ */
+function machineBound(one: Throughput | undefined): number | null {
+  const used = coresUsed(one);
+  return used ? round(availableParallelism() / used, 3) : null;
+}
 
 export async function runRound(ctx: Context): Promise<RoundResult> {
   const phases: RoundResult["phases"] = {};
@@ -72,6 +90,8 @@ export async function runRound(ctx: Context): Promise<RoundResult> {
     "ratios.productVsCeilingTls": ratio(tls?.emailsPerSec, ceilingTls?.emailsPerSec),
     "ratios.workerCpuVsTransportCpu": ratio(plain?.senderCpuMsPerEmail, transportPlain?.senderCpuMsPerEmail),
     "ratios.twoWorkersVsOne": ratio(tls2?.emailsPerSec, tls?.emailsPerSec),
+    "ratios.twoWorkersMachineBound": machineBound(tls),
+    "cores.usedByOneWorkerPhase": coresUsed(tls),
     "ratios.productVsNaive": ratio(oauth?.emailsPerSec, naive?.emailsPerSec),
     "ratios.oauthVsPassword": ratio(oauth?.emailsPerSec, tlsK?.emailsPerSec),
     "ratios.limitsOnVsOff": ratio(limits?.emailsPerSec, plain?.emailsPerSec),
