@@ -49,7 +49,8 @@ function machineBound(one: Throughput | undefined): number | null {
   return used ? round(availableParallelism() / used, 3) : null;
 }
 
-export async function runRound(ctx: Context): Promise<RoundResult> {
+/** `index` (from 0): odd rounds run OAuth before password, so neither always runs on the machine the other warmed. */
+export async function runRound(ctx: Context, index = 0): Promise<RoundResult> {
   const phases: RoundResult["phases"] = {};
   const run = async <T extends Throughput | ProductResult>(key: string, label: string, phase: () => Promise<T | null>): Promise<T | undefined> => {
     if (!wanted(key)) return undefined;
@@ -74,8 +75,17 @@ export async function runRound(ctx: Context): Promise<RoundResult> {
   const ceilingTls = await run("ceiling.tls", "ceiling, STARTTLS", () => runCeiling(ctx, true));
   const tls = await run("product.tls", "product, STARTTLS, 1 worker", product({ tls: true, auth: "password" }, 1));
   const tls2 = await run("product.tls2Workers", "product, STARTTLS, 2 workers", product({ tls: true, auth: "password" }, 2));
-  const tlsK = await run("product.tlsConfigs", `product, STARTTLS, password, ${SIZES.configs} configs`, product({ tls: true, auth: "password" }, 1, SIZES.configs));
-  const oauth = await run("product.oauthConfigs", `product, STARTTLS, OAuth (XOAUTH2), ${SIZES.configs} configs, tokens living 60 s`, product({ tls: true, auth: "oauth" }, 1, SIZES.configs));
+  const password = () => run("product.tlsConfigs", `product, STARTTLS, password, ${SIZES.configs} configs`, product({ tls: true, auth: "password" }, 1, SIZES.configs));
+  const withOauth = () => run("product.oauthConfigs", `product, STARTTLS, OAuth (XOAUTH2), ${SIZES.configs} configs, tokens living 60 s`, product({ tls: true, auth: "oauth" }, 1, SIZES.configs));
+  let tlsK: ProductResult | undefined;
+  let oauth: ProductResult | undefined;
+  if (index % 2 === 0) {
+    tlsK = await password();
+    oauth = await withOauth();
+  } else {
+    oauth = await withOauth();
+    tlsK = await password();
+  }
   const naive = await run("naive.tls", "naive peer: a new connection per email (connect, 100 ms greeting delay, EHLO, STARTTLS, XOAUTH2)", () => runNaive(ctx));
 
   const figures: Figures = {};

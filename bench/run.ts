@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const rounds: RoundResult[] = [];
     for (let i = 1; i <= SIZES.runs && wantsRounds(); i++) {
       process.stdout.write(`bench: run ${i} of ${SIZES.runs}\n`);
-      rounds.push(await runRound(ctx));
+      rounds.push(await runRound(ctx, i - 1));
     }
     const once = async <T>(key: string, label: string, phase: () => Promise<T>): Promise<T | undefined> => {
       if (!wanted(key)) return undefined;
