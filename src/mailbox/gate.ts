@@ -116,7 +116,7 @@ export class Gate {
     let result: AcquireResult;
     try {
       result = await limiter.acquire(mailbox, limits, {
-        needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE,
+        needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE, turnMs: claim.turnMs,
         slotMode: !claim.needSlot ? "take" : claim.covered ? "turn" : queueable && entry.pooled > 0 && entry.held.length > 0 ? "queueable" : "take",
       });
       if (result.ok) {

@@ -58,8 +58,13 @@ if needSlot then
   local cap = tonumber(s[5])
   if cap and cap < eff then eff = cap end
   rcall('ZREMRANGEBYSCORE', slots, '-inf', now)
-  -- '2': the caller's pool has every connection it may open; it waits its turn, taking no slot.
-  if ARGV[14] == '2' or rcall('ZCARD', slots) >= eff then
+  -- '2': the caller's pool has every connection it may open: it waits for one of them, at the
+  -- caller's estimate, taking no slot and no place in the mailbox's line (a slot freed by
+  -- another replica is no turn of its own; and waiters make every replica ask each send).
+  if ARGV[14] == '2' then
+    return wait(math.max(20, math.min(slotTtl, tonumber(ARGV[15]) or 100)), 'slot', "all the connections of this worker's pool to the mailbox are in use")
+  end
+  if rcall('ZCARD', slots) >= eff then
     -- The caller holds slots it can queue this send on: it waits for them in its own process.
     if ARGV[14] == '1' then return {0, 0, 'full', ''} end
     -- In line by first wait; woken at its estimated turn (its place in line over the rate the
@@ -196,6 +201,8 @@ export interface AcquireRequest {
   attemptsStarted?: number;
   sends?: number;
   slotMode?: "take" | "queueable" | "turn";
+  /** With slotMode "turn": how long until the caller's pool should have a connection free (ms). */
+  turnMs?: number;
 }
 
 const SLOT_MODES = { take: 0, queueable: 1, turn: 2 } as const;
@@ -259,7 +266,7 @@ export class Limiter {
    * `slotMode` (with `needSlot`): "queueable", the caller already holds slots of this mailbox
    * it could queue the send on, so a full mailbox answers "full" instead of putting the job in
    * line for a slot; "turn", the caller's pool has all the connections it may open, so no slot
-   * is taken and the job waits its turn in line as if the mailbox were full. Default "take".
+   * is taken and the job waits `turnMs` (recorded, but not in the mailbox's line). Default "take".
    */
   async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: AcquireRequest): Promise<AcquireResult> {
     const interval = limits.messagesPerMinute ? 60_000 / limits.messagesPerMinute : 0;
@@ -267,7 +274,7 @@ export class Limiter {
     const reply = await ACQUIRE.run(this.redis, this.mailboxKeys(mailbox, this.keys.jobWait(request.jobId)), [
       limits.maxConnections, interval, limits.messagesPerDay ?? 0, request.needSlot ? 1 : 0, request.holder,
       this.slotTtlMs, this.dayMs, this.probeMs, request.jobId, this.stateTtlMs, request.attemptsStarted ?? 0, (burst - 1) * interval,
-      limits.messagesPerDay ? 1 : Math.min(request.sends ?? 1, burst), SLOT_MODES[request.slotMode ?? "take"],
+      limits.messagesPerDay ? 1 : Math.min(request.sends ?? 1, burst), SLOT_MODES[request.slotMode ?? "take"], request.turnMs ?? 100,
     ]);
     const [ok, a, b, c, d] = reply as [number, number, number | string, number | string, number | undefined];
     if (ok === 1) return { ok: true, dirty: a === 1, probe: b === 1, contended: Number(c) > 0, sends: Number(d ?? 1) };

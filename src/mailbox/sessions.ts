@@ -72,6 +72,8 @@ export interface Claim {
   holder: string;
   /** The pool already has all the connections it may open: the job can only wait its turn. */
   covered: boolean;
+  /** With `covered`: when its turn should come, at the pace this pool's sends finish (ms). */
+  turnMs: number;
 }
 
 export interface SessionsOptions {
@@ -139,14 +141,14 @@ export class Sessions {
         if (entry.busy === 0) entry.busySince = performance.now();
         entry.busy++;
         entry.lastUsed = Date.now();
-        return { needSlot: false, holder: "", covered: false };
+        return { needSlot: false, holder: "", covered: false, turnMs: 0 };
       }
       const now = performance.now();
       // The connections this process can use: its pool's, or fewer while the mailbox is full.
       const cap = held > 0 && now < entry.fullUntil ? Math.min(held, entry.pooled) : entry.pooled;
       if (cap > 0 && entry.asking > 0 && held + entry.asking >= cap) {
         // The answers come within a round trip.
-        if (await this.inLine(entry)) return { needSlot: false, holder: "", covered: false };
+        if (await this.inLine(entry)) return { needSlot: false, holder: "", covered: false, turnMs: 0 };
         continue;
       }
       // In line only when its turn should come within the bound, at the pace sends have been
@@ -155,7 +157,7 @@ export class Sessions {
       if (cap > 0 && held >= cap && (deadline > 0 || (entry.line.length + 1) * pace <= QUEUE_WAIT_MS)) {
         deadline ||= now + QUEUE_WAIT_MS;
         if (now < deadline) {
-          if (await this.inLine(entry, deadline - now)) return { needSlot: false, holder: "", covered: false };
+          if (await this.inLine(entry, deadline - now)) return { needSlot: false, holder: "", covered: false, turnMs: 0 };
           continue;
         }
       }
@@ -164,7 +166,7 @@ export class Sessions {
       entry.asking++;
       entry.lastUsed = Date.now();
       // Its pool has every connection it may open: a slot more would be one it cannot use.
-      return { needSlot: true, holder: `${this.process}:${++this.counter}`, covered: cap > 0 && held >= cap };
+      return { needSlot: true, holder: `${this.process}:${++this.counter}`, covered: cap > 0 && held >= cap, turnMs: Math.round((entry.line.length + 1) * pace) };
     }
   }
 
