@@ -103,7 +103,7 @@ export class Gate {
     const { mailbox, limits, pooled, key } = this.mailbox(resolved);
     const { sessions, limiter } = this.options;
     const entry = sessions.entry(key, mailbox, limits, pooled);
-    const claim = await sessions.claim(entry);
+    const claim = await sessions.claim(entry, queueable);
     const onHeldSlot = !claim.needSlot && job.attemptsStarted <= 1;
     if (onHeldSlot) {
       // One send at a time asks for more rate tokens; the others wait for its answer.
@@ -116,8 +116,7 @@ export class Gate {
     let result: AcquireResult;
     try {
       result = await limiter.acquire(mailbox, limits, {
-        needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE, turnMs: claim.turnMs,
-        slotMode: !claim.needSlot ? "take" : claim.covered ? "turn" : queueable && entry.pooled > 0 && entry.held.length > 0 ? "queueable" : "take",
+        needSlot: claim.needSlot, holder: claim.holder, jobId: job.id, attemptsStarted: job.attemptsStarted, sends: RATE_LEASE, slotMode: claim.slotMode, turnMs: claim.turnMs,
       });
       if (result.ok) {
         const clean = !result.dirty && !result.probe && !result.contended;

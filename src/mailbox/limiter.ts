@@ -194,13 +194,16 @@ export type AcquireResult =
       recorded: boolean;
     };
 
+/** How an acquire treats a slot request (see `acquire`). */
+export type SlotMode = "take" | "queueable" | "turn";
+
 export interface AcquireRequest {
   needSlot: boolean;
   holder: string;
   jobId: string;
   attemptsStarted?: number;
   sends?: number;
-  slotMode?: "take" | "queueable" | "turn";
+  slotMode?: SlotMode;
   /** With slotMode "turn": how long until the caller's pool should have a connection free (ms). */
   turnMs?: number;
 }

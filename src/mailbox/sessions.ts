@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "../log.ts";
 import type { Mailbox } from "./mailbox.ts";
 import type { EffectiveLimits } from "./limits.ts";
-import type { Limiter } from "./limiter.ts";
+import type { Limiter, SlotMode } from "./limiter.ts";
 
 export interface SessionEntry {
   readonly key: string;
@@ -70,11 +70,18 @@ export interface Claim {
   /** No held slot is free: the acquire must take one (`holder`), or say wait. */
   needSlot: boolean;
   holder: string;
-  /** The pool already has all the connections it may open: the job can only wait its turn. */
-  covered: boolean;
-  /** With `covered`: when its turn should come, at the pace this pool's sends finish (ms). */
+  /**
+   * How the acquire treats the slot request (limiter.ts): "turn" when the pool already has
+   * all the connections it may open (the job can only wait for one of them), "queueable" when
+   * this process holds slots it could queue the send on, else "take".
+   */
+  slotMode: SlotMode;
+  /** With "turn": when its turn should come, at the pace this pool's sends finish (ms). */
   turnMs: number;
 }
+
+/** A send on a slot this process holds. */
+const ON_HELD_SLOT: Claim = Object.freeze({ needSlot: false, holder: "", slotMode: "take", turnMs: 0 });
 
 export interface SessionsOptions {
   limiter: Limiter;
@@ -126,14 +133,15 @@ export class Sessions {
   }
 
   /**
-   * Counts a send as busy (before its acquire answers) and says whether it needs a new slot:
+   * Counts a send as busy (before its acquire answers) and says whether it needs a new slot
+   * (`mayQueue` false: a "full" answer was already met, so no "queueable" request again):
    * not when a held slot is free; otherwise, when the slots held (or asked for) cover the
    * pool's connections, only after waiting in line up to QUEUE_WAIT_MS for one to be free.
    * (A burst would otherwise ask for a slot per send, and the refused ones wait in Redis for
    * nothing; and a server refusing every login meets one send per connection at a time, so
    * the breaker hears of the failures before more are tried.)
    */
-  async claim(entry: SessionEntry): Promise<Claim> {
+  async claim(entry: SessionEntry, mayQueue = true): Promise<Claim> {
     let deadline = 0;
     for (;;) {
       const held = entry.held.length;
@@ -141,14 +149,14 @@ export class Sessions {
         if (entry.busy === 0) entry.busySince = performance.now();
         entry.busy++;
         entry.lastUsed = Date.now();
-        return { needSlot: false, holder: "", covered: false, turnMs: 0 };
+        return ON_HELD_SLOT;
       }
       const now = performance.now();
       // The connections this process can use: its pool's, or fewer while the mailbox is full.
       const cap = held > 0 && now < entry.fullUntil ? Math.min(held, entry.pooled) : entry.pooled;
       if (cap > 0 && entry.asking > 0 && held + entry.asking >= cap) {
         // The answers come within a round trip.
-        if (await this.inLine(entry)) return { needSlot: false, holder: "", covered: false, turnMs: 0 };
+        if (await this.inLine(entry)) return ON_HELD_SLOT;
         continue;
       }
       // In line only when its turn should come within the bound, at the pace sends have been
@@ -157,7 +165,7 @@ export class Sessions {
       if (cap > 0 && held >= cap && (deadline > 0 || (entry.line.length + 1) * pace <= QUEUE_WAIT_MS)) {
         deadline ||= now + QUEUE_WAIT_MS;
         if (now < deadline) {
-          if (await this.inLine(entry, deadline - now)) return { needSlot: false, holder: "", covered: false, turnMs: 0 };
+          if (await this.inLine(entry, deadline - now)) return ON_HELD_SLOT;
           continue;
         }
       }
@@ -166,7 +174,8 @@ export class Sessions {
       entry.asking++;
       entry.lastUsed = Date.now();
       // Its pool has every connection it may open: a slot more would be one it cannot use.
-      return { needSlot: true, holder: `${this.process}:${++this.counter}`, covered: cap > 0 && held >= cap, turnMs: Math.round((entry.line.length + 1) * pace) };
+      const slotMode: SlotMode = cap > 0 && held >= cap ? "turn" : mayQueue && entry.pooled > 0 && held > 0 ? "queueable" : "take";
+      return { needSlot: true, holder: `${this.process}:${++this.counter}`, slotMode, turnMs: Math.round((entry.line.length + 1) * pace) };
     }
   }
 
@@ -189,8 +198,7 @@ export class Sessions {
 
   /**
    * The acquire refused the claim (or failed): the send is over. A refused request for a new
-   * slot hands nothing to the line (there is no slot to hand: its sends would outnumber the
-   * connections, and the pool would open one that waits for a slot with a message in it).
+   * slot had no slot to hand on, and is no send that finished (no sample of the pace).
    */
   refused(entry: SessionEntry, holder: string): void {
     if (!holder) return this.done(entry);
