@@ -58,10 +58,12 @@ if needSlot then
   local cap = tonumber(s[5])
   if cap and cap < eff then eff = cap end
   rcall('ZREMRANGEBYSCORE', slots, '-inf', now)
-  -- '2': the caller's pool has every connection it may open: it waits for one of them, at the
-  -- caller's estimate, taking no slot and no place in the mailbox's line (a slot freed by
-  -- another replica is no turn of its own; and waiters make every replica ask each send).
-  if ARGV[14] == '2' then
+  -- '2': the caller's pool has every connection it may open. It may borrow a spare slot (the
+  -- send queues on its pool) only while another stays free and nobody waits, so no other
+  -- replica is starved; else it waits for its own connections, at the caller's estimate,
+  -- with no place in the mailbox's line (a slot freed elsewhere is no turn of its own; and
+  -- waiters make every replica ask each send).
+  if ARGV[14] == '2' and (waiting > 0 or rcall('ZCARD', slots) + 1 >= eff) then
     return wait(math.max(20, math.min(slotTtl, tonumber(ARGV[15]) or 100)), 'slot', "all the connections of this worker's pool to the mailbox are in use")
   end
   if rcall('ZCARD', slots) >= eff then
@@ -268,8 +270,9 @@ export class Limiter {
    * within the rate's burst, and only without a daily limit (tokens left unused are lost).
    * `slotMode` (with `needSlot`): "queueable", the caller already holds slots of this mailbox
    * it could queue the send on, so a full mailbox answers "full" instead of putting the job in
-   * line for a slot; "turn", the caller's pool has all the connections it may open, so no slot
-   * is taken and the job waits `turnMs` (recorded, but not in the mailbox's line). Default "take".
+   * line for a slot; "turn", the caller's pool has all the connections it may open, so it takes
+   * a spare slot only while another stays free and no job waits, else the job waits `turnMs`
+   * (recorded, but not in the mailbox's line). Default "take".
    */
   async acquire(mailbox: Mailbox, limits: EffectiveLimits, request: AcquireRequest): Promise<AcquireResult> {
     const interval = limits.messagesPerMinute ? 60_000 / limits.messagesPerMinute : 0;

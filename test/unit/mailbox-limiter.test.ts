@@ -64,23 +64,24 @@ test("concurrent acquires from 5 connections never hold more slots than maxConne
 // full slot expiry (10 s: no admissions are counted while clean answers skip the acquire, so
 // its turn could not be estimated), and meanwhile every send of the mailbox saw a waiter and
 // asked Redis (1.6 round trips per email instead of 0.85, in 1 run of 4).
-test("slot modes: 'queueable' on a full mailbox answers full and records nothing; 'turn' takes no slot and waits its own estimate, out of the mailbox's line", async () => {
+test("slot modes: 'queueable' on a full mailbox answers full and records nothing; 'turn' borrows only a spare slot, else waits its own estimate, out of the mailbox's line", async () => {
   const mb = mailbox();
   const limits = { maxConnections: 2 };
   const limiter = new Limiter(clients[0]!, keys);
   const waiters = keys.mailboxSlotWaiters(mb.id);
-  // 'turn' with a free slot: still no slot taken (the caller's pool cannot use one).
+  // 'turn' may borrow a spare slot only while another stays free: of 2 with 1 held, none.
+  assert.ok((await limiter.acquire(mb, limits, { needSlot: true, holder: "a", jobId: "take-a" })).ok);
   const turn = await limiter.acquire(mb, limits, { needSlot: true, holder: "t", jobId: "turn-1", slotMode: "turn", turnMs: 300 });
   assert.ok(!turn.ok && turn.reason === "slot" && turn.recorded);
   assert.ok(!turn.ok && turn.ms === 300);
-  assert.equal(await clients[0]!.zcard(keys.mailboxSlots(mb.id)), 0);
+  assert.equal(await clients[0]!.zcard(keys.mailboxSlots(mb.id)), 1);
   assert.equal(await clients[0]!.zcard(waiters), 0, "not in line: nobody else's release is its turn, and waiters make every replica ask");
   assert.match((await clients[0]!.hgetall(keys.jobWait("turn-1"))).detail ?? "", /this worker's pool/);
   // Bounded: at least 20 ms, at most the slot expiry.
   const long = await limiter.acquire(mb, limits, { needSlot: true, holder: "t", jobId: "turn-2", slotMode: "turn", turnMs: 999_999 });
   assert.ok(!long.ok && long.ms === limiter.slotTtlMs);
 
-  for (const holder of ["a", "b"]) assert.ok((await limiter.acquire(mb, limits, { needSlot: true, holder, jobId: `take-${holder}` })).ok);
+  assert.ok((await limiter.acquire(mb, limits, { needSlot: true, holder: "b", jobId: "take-b" })).ok);
   const full = await limiter.acquire(mb, limits, { needSlot: true, holder: "c", jobId: "queueable-1", slotMode: "queueable" });
   assert.deepEqual(full, { ok: false, ms: 0, reason: "full", recorded: false });
   assert.equal(await clients[0]!.zcard(waiters), 0);
@@ -89,6 +90,16 @@ test("slot modes: 'queueable' on a full mailbox answers full and records nothing
   const take = await limiter.acquire(mb, limits, { needSlot: true, holder: "d", jobId: "take-d" });
   assert.ok(!take.ok && take.reason === "slot" && take.recorded);
   assert.equal(await clients[0]!.zcard(waiters), 1);
+
+  // Of 4 with 1 held and nobody waiting, 'turn' borrows a spare (2 stay free); with a job waiting, it does not.
+  const roomy = mailbox();
+  const four = { maxConnections: 4 };
+  assert.ok((await limiter.acquire(roomy, four, { needSlot: true, holder: "r1", jobId: "r1" })).ok);
+  assert.ok((await limiter.acquire(roomy, four, { needSlot: true, holder: "r2", jobId: "r2", slotMode: "turn", turnMs: 50 })).ok);
+  assert.equal(await clients[0]!.zcard(keys.mailboxSlots(roomy.id)), 2);
+  await clients[0]!.zadd(keys.mailboxSlotWaiters(roomy.id), Date.now(), "someone");
+  const withWaiter = await limiter.acquire(roomy, four, { needSlot: true, holder: "r3", jobId: "r3", slotMode: "turn", turnMs: 50 });
+  assert.ok(!withWaiter.ok && withWaiter.ms === 50);
 });
 
 test("a slot whose holder stops renewing expires and is taken by the next acquire", async () => {
