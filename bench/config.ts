@@ -22,6 +22,8 @@ export const SIZES = {
   /** Paced latency: rate and seconds. */
   pacedRate: intEnv("BENCH_PACED_RATE", 500, 1),
   pacedSeconds: intEnv("BENCH_PACED_SECONDS", QUICK ? 5 : 20, 1),
+  /** Seconds at the same pace before the measured ones (a fresh worker warming up). */
+  pacedWarmSeconds: intEnv("BENCH_PACED_WARM_SECONDS", QUICK ? 1 : 2, 0),
   /** The status-page blast the incident email is enqueued behind. */
   blast: intEnv("BENCH_BLAST", QUICK ? 5000 : 20_000, 1),
   /** Jobs in the backlog phase. */

@@ -37,14 +37,17 @@ export function procMemoryMb(pid: number, field: "VmHWM" | "VmRSS"): number | nu
   }
 }
 
-/** CPU seconds the whole machine has been busy (all cores, every process). */
-function systemBusySeconds(): number | null {
+/**
+ * CPU seconds of the whole machine so far (all cores): `busy` every process (user, nice,
+ * system, irq, softirq), `stolen` what the hypervisor ran elsewhere while this virtual machine
+ * wanted the CPU ("steal": no process here used it, yet none of ours could run).
+ */
+export function systemCpuSeconds(): { busy: number; stolen: number } | null {
   try {
     const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
-    const [, ...ticks] = line.trim().split(/\s+/).map(Number);
-    // user nice system idle iowait irq softirq steal …: busy = everything but idle and iowait.
-    const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / CLOCK_TICKS;
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice
+    const [, user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).map(Number);
+    return { busy: (user + nice + system + irq + softirq) / CLOCK_TICKS, stolen: steal / CLOCK_TICKS };
   } catch {
     return null;
   }
@@ -60,19 +63,23 @@ export interface CpuSample {
   redis: number | null;
   /** The whole machine: lets us see how much CPU other processes took during a phase. */
   system: number | null;
+  /** CPU the hypervisor took from this machine (steal), all cores. */
+  stolen: number | null;
 }
 
 export async function sample(sink: Sink, redis: Redis, workers: ChildProcess[]): Promise<CpuSample> {
   const [sinkStats, redisCpu] = await Promise.all([sink.stats(), redisCpuSeconds(redis).catch(() => null)]);
   const self = process.cpuUsage();
   const perWorker = workers.map((w) => (w.pid ? procCpuSeconds(w.pid) : null));
+  const machine = systemCpuSeconds();
   return {
     at: performance.now(),
     self: (self.user + self.system) / 1e6,
     sink: sinkStats.cpuMicros / 1e6,
     worker: workers.length === 0 || perWorker.includes(null) ? null : perWorker.reduce<number>((a, b) => a + (b ?? 0), 0),
     redis: redisCpu,
-    system: systemBusySeconds(),
+    system: machine?.busy ?? null,
+    stolen: machine?.stolen ?? null,
   };
 }
 
@@ -80,7 +87,8 @@ export type CpuPercent = ReturnType<typeof cpuPercent>;
 
 /**
  * Share of one core each process used between two samples, in percent; `other` is what the
- * rest of the machine used meanwhile (other programs competing for the same cores).
+ * rest of the machine used meanwhile (other programs competing for the same cores), `stolen`
+ * what the hypervisor took (no program here had it).
  */
 export function cpuPercent(a: CpuSample, b: CpuSample) {
   const wall = (b.at - a.at) / 1000;
@@ -89,7 +97,7 @@ export function cpuPercent(a: CpuSample, b: CpuSample) {
   const ours = [delta(a.self, b.self), delta(a.sink, b.sink), delta(a.worker, b.worker), delta(a.redis, b.redis)];
   const system = delta(a.system, b.system);
   const other = system === null ? null : Math.max(0, system - ours.reduce<number>((sum, d) => sum + (d ?? 0), 0));
-  return { bench: pct(ours[0]!), sink: pct(ours[1]!), worker: pct(ours[2]!), redis: pct(ours[3]!), other: pct(other) };
+  return { bench: pct(ours[0]!), sink: pct(ours[1]!), worker: pct(ours[2]!), redis: pct(ours[3]!), other: pct(other), stolen: pct(delta(a.stolen, b.stolen)) };
 }
 
 /** CPU milliseconds per email of the process(es) that talk SMTP (the bench itself, or the workers). */

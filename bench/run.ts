@@ -20,12 +20,13 @@
 // bench/results.json (bench/report.ts).
 //
 // Environment: BENCH_RUNS, BENCH_COUNT, BENCH_NAIVE_COUNT, BENCH_PACED_RATE,
-// BENCH_PACED_SECONDS, BENCH_BLAST, BENCH_BACKLOG, BENCH_REDIS_COST_COUNT, BENCH_CONFIGS (see
+// BENCH_PACED_SECONDS, BENCH_PACED_WARM_SECONDS, BENCH_BLAST, BENCH_BACKLOG, BENCH_REDIS_COST_COUNT, BENCH_CONFIGS (see
 // bench/config.ts), BENCH_CONCURRENCY (the workers' WORKER_CONCURRENCY, default 20),
 // BENCH_CEILING_INFLIGHT (sendMail calls in flight for the ceilings, default 50),
 // BENCH_WORKER=source (workers from the TypeScript sources through tsx, as `npm run worker`),
 // BENCH_WORKER_NODE_ARGS (extra node flags for the workers, e.g.
-// "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them), BENCH_ONLY (comma-separated phases
+// "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them), BENCH_LATENCY_DUMP (a file for every
+// paced email's enqueue time and latency), BENCH_ONLY (comma-separated phases
 // or prefixes: product.plain, product, ceiling, naive, latency, backlog, redis-cost; default all).
 import { loadavg } from "node:os";
 import { makeCerts, type BenchCerts } from "./certs.ts";
@@ -39,6 +40,7 @@ import { runLatency } from "./phases/latency.ts";
 import { runBacklog } from "./phases/backlog.ts";
 import { runRedisCost } from "./phases/redis-cost.ts";
 import { report } from "./report.ts";
+import { systemCpuSeconds } from "./cpu.ts";
 
 async function main(): Promise<void> {
   const began = performance.now();
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
   const open = new Set<Deployment>();
   try {
     const loadAtStart = loadavg();
+    const cpuAtStart = systemCpuSeconds();
     process.stdout.write("bench: building dist/ (the workers run what the image runs)…\n");
     buildWorker();
     certs = makeCerts();
@@ -83,7 +86,10 @@ async function main(): Promise<void> {
     if (tokens.refused > 0) process.stdout.write(`warning: the token endpoint refused ${tokens.refused} requests\n`);
     const sinkStats = await sink.stats();
     if (sinkStats.refusedLogins > 0) process.stdout.write(`warning: the sink refused ${sinkStats.refusedLogins} logins\n`);
-    report({ rounds, latency, backlog, redisCost, loadAtStart, loadAtEnd: loadavg(), seconds: (performance.now() - began) / 1000 });
+    const seconds = (performance.now() - began) / 1000;
+    const cpuAtEnd = systemCpuSeconds();
+    const stolenPercent = cpuAtStart && cpuAtEnd ? Math.round(((cpuAtEnd.stolen - cpuAtStart.stolen) / seconds) * 100) : null;
+    report({ rounds, latency, backlog, redisCost, loadAtStart, loadAtEnd: loadavg(), seconds, stolenPercent });
   } finally {
     for (const dep of [...open]) await dep.close().catch(() => {});
     if (sink) await stopChild(sink.child, 5_000);
