@@ -139,12 +139,16 @@ test("535 5.7.139 on every AUTH: the breaker opens after 5, jobs wait with their
   assert.ok(attempts >= 5 && attempts <= 6, `${attempts} AUTH attempts`);
   await sleep(1200);
   assert.equal(smtp.authAttempts, attempts, "nothing tries the mailbox while its breaker is open");
-  for (const v of await views(ids)) {
-    assert.equal(v.state, "delayed", JSON.stringify(v));
-    assert.equal(v.attempts, 0, "waiting used no attempt");
-    assert.ok(v.waitingFor === "breaker_open" || v.waitingFor === "backoff", JSON.stringify(v));
-  }
-  assert.ok((await views(ids)).some((v) => v.waitingFor === "breaker_open"));
+  // A job whose backoff ran out passes through active on its way back to delayed (the breaker
+  // is open): on a loaded machine that moment can be caught, so all 8 are asked until they are.
+  const waiting = await eventually(async () => {
+    const vs = await views(ids);
+    for (const v of vs) assert.equal(v.attempts, 0, `waiting used no attempt: ${JSON.stringify(v)}`);
+    return vs.every((v) => v.state === "delayed") ? vs : undefined;
+  }, 5_000, "all 8 jobs delayed");
+  for (const v of waiting) assert.ok(v.waitingFor === "breaker_open" || v.waitingFor === "backoff", JSON.stringify(v));
+  assert.ok(waiting.some((v) => v.waitingFor === "breaker_open"));
+  assert.equal(smtp.authAttempts, attempts, "nothing tries the mailbox while its breaker is open");
 
   const fixedAt = Date.now();
   await putConfig(h, "legacy", config(smtp.port, "good", "pg", { maxConnections: 2 }));
