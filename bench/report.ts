@@ -91,9 +91,9 @@ export function report(r: Report): void {
   rows.push(["product / transport ceiling, STARTTLS", fmt(g("ratios.productVsTransportCeilingTls"), 3)]);
   rows.push(["product / ceiling, plain (old target 0.8)", fmt(g("ratios.productVsCeiling"), 3)]);
   rows.push(["worker CPU / transport CPU per email", fmt(g("ratios.workerCpuVsTransportCpu"), 3)]);
-  rows.push(["2 workers / 1 worker, STARTTLS", `${fmt(g("ratios.twoWorkersVsOne"), 3)}  (this machine at 1 worker's CPU per email: ${fmt(g("ratios.twoWorkersMachineEstimate"), 3)} = ${availableParallelism()} cores / ${fmt(g("cores.usedByOneWorkerPhase"), 2)} busy with 1 worker)`]);
+  rows.push(["2 workers / 1 worker, STARTTLS", `${fmt(g("ratios.twoWorkersVsOne"), 3)}  (this machine at 1 worker's CPU per email: ${fmt(g("ratios.twoWorkersMachineEstimate"), 3)} = ${availableParallelism()} cores / ${fmt(g("cores.usedByOneWorkerPhase"), 2)} busy with 1 worker; worker CPU per email ${fmt(g("ratios.twoWorkersCpuVsOne"), 3)} × with 2)`]);
   rows.push(["product OAuth / naive peer, STARTTLS", fmt(g("ratios.productVsNaive"), 2)]);
-  rows.push([`OAuth / password, ${SIZES.configs} configs`, fmt(g("ratios.oauthVsPassword"), 3)]);
+  rows.push([`OAuth / password, ${SIZES.configs} configs`, `${fmt(g("ratios.oauthVsPassword"), 3)}  (worker CPU per email ${fmt(g("ratios.oauthCpuVsPassword"), 3)})`]);
   rows.push(["limits on / off", g("ratios.limitsOnVsOff") ? `${fmt(g("ratios.limitsOnVsOff"), 3)}  (worker CPU per email ${fmt(g("ratios.limitsCpuOnVsOff"), 3)})` : "limits: not available"]);
   rows.push(["token requests / configs", `${fmt(g("tokens.requests"))} / ${SIZES.configs}  (phase lasted ${fmt(g("tokens.phaseSeconds"), 1, " s")}; a 60 s token is refreshed after 22.5 s)`]);
 
