@@ -53,6 +53,20 @@ export function systemCpuSeconds(): { busy: number; stolen: number } | null {
   }
 }
 
+/**
+ * Starts measuring steal: the returned function says what share of one core (percent) the
+ * hypervisor took since, or null off Linux.
+ */
+export function stealMeter(): () => number | null {
+  const before = systemCpuSeconds();
+  const started = performance.now();
+  return () => {
+    const after = systemCpuSeconds();
+    const seconds = (performance.now() - started) / 1000;
+    return before && after && seconds > 0 ? Math.round(((after.stolen - before.stolen) / seconds) * 100) : null;
+  };
+}
+
 /** CPU seconds of the interesting processes, to see who is busy during a phase. */
 export interface CpuSample {
   at: number;

@@ -40,7 +40,7 @@ import { runLatency } from "./phases/latency.ts";
 import { runBacklog } from "./phases/backlog.ts";
 import { runRedisCost } from "./phases/redis-cost.ts";
 import { report } from "./report.ts";
-import { systemCpuSeconds } from "./cpu.ts";
+import { stealMeter } from "./cpu.ts";
 
 async function main(): Promise<void> {
   const began = performance.now();
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const open = new Set<Deployment>();
   try {
     const loadAtStart = loadavg();
-    const cpuAtStart = systemCpuSeconds();
+    const stolenSinceStart = stealMeter();
     process.stdout.write("bench: building dist/ (the workers run what the image runs)…\n");
     buildWorker();
     certs = makeCerts();
@@ -86,10 +86,7 @@ async function main(): Promise<void> {
     if (tokens.refused > 0) process.stdout.write(`warning: the token endpoint refused ${tokens.refused} requests\n`);
     const sinkStats = await sink.stats();
     if (sinkStats.refusedLogins > 0) process.stdout.write(`warning: the sink refused ${sinkStats.refusedLogins} logins\n`);
-    const seconds = (performance.now() - began) / 1000;
-    const cpuAtEnd = systemCpuSeconds();
-    const stolenPercent = cpuAtStart && cpuAtEnd ? Math.round(((cpuAtEnd.stolen - cpuAtStart.stolen) / seconds) * 100) : null;
-    report({ rounds, latency, backlog, redisCost, loadAtStart, loadAtEnd: loadavg(), seconds, stolenPercent });
+    report({ rounds, latency, backlog, redisCost, loadAtStart, loadAtEnd: loadavg(), seconds: (performance.now() - began) / 1000, stolenPercent: stolenSinceStart() });
   } finally {
     for (const dep of [...open]) await dep.close().catch(() => {});
     if (sink) await stopChild(sink.child, 5_000);

@@ -11,7 +11,7 @@
 import { writeFileSync } from "node:fs";
 import { SIZES, monotonicMs, recipients, round, sleep } from "../config.ts";
 import { configBody, Deployment, type Context } from "../deployment.ts";
-import { systemCpuSeconds } from "../cpu.ts";
+import { stealMeter } from "../cpu.ts";
 
 export interface LatencyResult {
   paced: {
@@ -61,14 +61,14 @@ async function runPaced(ctx: Context, dep: Deployment): Promise<LatencyResult["p
   const pending: Promise<void>[] = [];
   const started = performance.now();
   let measuredFrom = started;
-  let stolenBefore = systemCpuSeconds();
+  let stolenSince = stealMeter();
   let sent = 0;
   while (sent < to.length) {
     const due = Math.min(to.length, Math.floor(((performance.now() - started) / 1000) * SIZES.pacedRate) + 1);
     for (; sent < due; sent++) {
       if (sent === warm) {
         measuredFrom = performance.now();
-        stolenBefore = systemCpuSeconds();
+        stolenSince = stealMeter();
       }
       const address = to[sent]!;
       enqueuedAt.set(address, monotonicMs());
@@ -79,8 +79,7 @@ async function runPaced(ctx: Context, dep: Deployment): Promise<LatencyResult["p
   await Promise.all(pending);
   const achievedRate = total / ((performance.now() - measuredFrom) / 1000);
   await ctx.sink.waitFor(base + to.length, ctx.abort.signal);
-  const wall = (performance.now() - measuredFrom) / 1000;
-  const stolenAfter = systemCpuSeconds();
+  const stolenPercent = stolenSince();
   ctx.sink.record(null);
   const times = await ctx.sink.times();
   const measured = to.slice(warm);
@@ -95,7 +94,7 @@ async function runPaced(ctx: Context, dep: Deployment): Promise<LatencyResult["p
     p50Ms: round(percentile(latencies, 50), 2),
     p99Ms: round(percentile(latencies, 99), 2),
     maxMs: round(latencies[latencies.length - 1]!, 2),
-    stolenPercent: stolenBefore && stolenAfter ? round(((stolenAfter.stolen - stolenBefore.stolen) / wall) * 100, 0) : null,
+    stolenPercent,
   };
 }
 
